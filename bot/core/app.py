@@ -1,0 +1,143 @@
+"""The running bot: wires the store, site pollers, chat adapters, outbox and commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+
+from bot.chats.base import ChatAdapter
+from bot.commands.mirror import age, run_command
+from bot.config import Config
+from bot.core.chat2site import ChatToSite
+from bot.core.deliver import ChatDelivery
+from bot.core.mirrors import MirrorSpec, normalize_url
+from bot.core.outbox import Outbox
+from bot.core.poller import SitePoller
+from bot.models import ChatEvent, CommandCall
+from bot.sources.base import SiteSource
+from bot.sources.wordpress import WordPressSource
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        chats: dict[str, ChatAdapter],
+        sources: dict[str, SiteSource] | None = None,
+        outbox_concurrency: int = 16,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.chats = chats
+        self.sources: dict[str, SiteSource] = sources or {
+            name: WordPressSource(name, site) for name, site in config.sites.items()
+        }
+        self.site_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.delivery = ChatDelivery(store, chats, self.sources)
+        self.chat2site = ChatToSite(store, self.sources, {n: c.label for n, c in chats.items()}, self.site_locks)
+        self.outbox = Outbox(store, {**self.delivery.handlers(), **self.chat2site.handlers()}, outbox_concurrency)
+        self.pollers = {
+            name: SitePoller(name, self.sources[name], site, store, self.site_locks[name], self.outbox.wake)
+            for name, site in config.sites.items()
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started_at = time.time()
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def sync_config_mirrors(self) -> None:
+        """Config mirrors are (re)written at start; ones removed from the file go away."""
+        configured = {m.name for m in self.config.mirrors}
+        for stored in await self.store.mirrors():
+            if stored.origin == "config" and stored.name not in configured:
+                await self.store.delete_mirror(stored.name)
+                log.info("mirror %s was removed from the config", stored.name)
+        for mirror in self.config.mirrors:
+            await self.store.save_mirror(MirrorSpec.from_config(mirror))
+
+    async def start(self, poll: bool = True) -> None:
+        await self.sync_config_mirrors()
+        for chat in self.chats.values():
+            await chat.start(self)
+        self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+        if poll:
+            for name, poller in self.pollers.items():
+                self._tasks.append(asyncio.create_task(poller.run(), name=f"poll-{name}"))
+        log.info("started: %d site(s), %d chat(s), %d mirror(s)",
+                 len(self.sources), len(self.chats), len(await self.store.mirrors()))
+
+    async def run_forever(self) -> None:
+        await self.start()
+        await asyncio.gather(*self._tasks)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.outbox.stop()
+        for chat in self.chats.values():
+            await chat.stop()
+        for source in self.sources.values():
+            await source.close()
+
+    # -- events from chats -------------------------------------------------------------
+
+    async def on_chat_event(self, event: ChatEvent) -> None:
+        job = await self.chat2site.plan(event)
+        if job is not None and await self.store.enqueue([job]):
+            self.outbox.wake()
+
+    async def on_command(self, call: CommandCall) -> None:
+        answer = await run_command(self, call)
+        if call.respond is not None:
+            await call.respond(answer)
+
+    # -- what commands need (CommandHost) ----------------------------------------------
+
+    def site_for_url(self, url: str) -> str | None:
+        wanted = normalize_url(url)
+        best: tuple[int, str] | None = None
+        for name, site in self.config.sites.items():
+            base = normalize_url(site.url)
+            if wanted == base or wanted.startswith(base + "/") or wanted.startswith(base + "?"):
+                best = max(best or (0, name), (len(base), name))
+        return best[1] if best else None
+
+    def site_url(self, site: str) -> str:
+        return self.config.sites[site].url
+
+    def chat_names(self) -> list[str]:
+        return list(self.chats)
+
+    def mirrors_changed(self, site: str) -> None:
+        if site in self.pollers:
+            self.pollers[site].poll_soon()
+
+    async def status_lines(self, mirror: MirrorSpec | None) -> list[str]:
+        lines = [f"Thread Mirror, up {age(self.started_at).removesuffix(' ago')}"]
+        sites = [mirror.site] if mirror else list(self.config.sites)
+        for site in sites:
+            cursor = await self.store.get_cursor(site)
+            if cursor is None:
+                lines.append(f"- site {site}: not polled yet")
+            elif cursor.failing_since:
+                lines.append(f"- site {site}: FAILING since {age(cursor.failing_since)}: {cursor.last_error}")
+            else:
+                lines.append(f"- site {site}: ok, last poll {age(cursor.last_ok_at)}")
+        for name, chat in self.chats.items():
+            problem = await chat.health()
+            lines.append(f"- chat {name}: {problem or 'ok'}")
+        stats = await self.store.outbox_stats()
+        oldest = f", oldest waiting since {age(stats['oldest_pending'])}" if stats["oldest_pending"] else ""
+        lines.append(f"- deliveries: {stats['pending']} waiting{oldest}, {stats['failed']} failed for good")
+        for kind, lane, attempts, error in await self.store.failing_jobs():
+            lines.append(f"  ! {kind} ({lane}), {attempts} attempt(s): {error}")
+        for m in [mirror] if mirror else await self.store.mirrors():
+            lines.append(f"- mirror {m.describe()}")
+        return lines

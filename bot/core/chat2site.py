@@ -1,0 +1,171 @@
+"""Chat → site: a human's reply in a mirrored thread becomes a comment on the site.
+
+Planning turns a chat event into an outbox job; the handlers post, edit or trash the
+comment through the site source. A relay records its message ↔ comment link while it
+still holds the site's lock, so the next poll sees the comment as already present in
+the chat it came from and never echoes it back there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import defaultdict
+
+from bot.convert import chat_text_to_site_html
+from bot.core.mirrors import MirrorSpec
+from bot.core.outbox import Done, Handler, PermanentError
+from bot.models import ChatDelete, ChatEdit, ChatEvent, ChatMessage, CommentStatus
+from bot.sources.base import DuplicateComment, SiteSource
+from bot.store import Job, MapRow, NewJob, Store, ThreadKey
+
+log = logging.getLogger(__name__)
+
+
+def relay_author(name: str, platform_label: str) -> str:
+    name = " ".join(name.split())[:60] or "Someone"
+    return f"{name} (via {platform_label})"
+
+
+def covering_mirror(mirrors: list[MirrorSpec], thread: ThreadKey, page_url: str) -> MirrorSpec | None:
+    """The first active mirror that puts this page into this chat channel."""
+    for mirror in mirrors:
+        if (
+            not mirror.paused
+            and mirror.site == thread.site
+            and any(t.chat == thread.chat and t.channel == thread.channel for t in mirror.targets)
+            and mirror.covers(thread.post_id, page_url)
+        ):
+            return mirror
+    return None
+
+
+def plan_relay(
+    message: ChatMessage, thread: ThreadKey, relay: str, parent_id: int, platform_label: str
+) -> NewJob | None:
+    html = chat_text_to_site_html(message.text)
+    if not html.strip():
+        return None
+    payload = {
+        "chat": message.chat,
+        "channel": thread.channel,
+        "thread_ref": message.thread_ref,
+        "message_ref": message.message_ref,
+        "site": thread.site,
+        "post_id": thread.post_id,
+        "parent_id": parent_id,
+        "author_name": relay_author(message.author_name, platform_label),
+        "html": html,
+        "status": relay,
+    }
+    return NewJob(
+        key=f"relay:{message.chat}:{message.message_ref}",
+        lane=f"relay:{message.chat}:{message.thread_ref}",
+        kind="relay",
+        payload=payload,
+    )
+
+
+class ChatToSite:
+    def __init__(
+        self,
+        store: Store,
+        sources: dict[str, SiteSource],
+        platform_labels: dict[str, str],
+        site_locks: defaultdict[str, asyncio.Lock],
+    ) -> None:
+        self.store = store
+        self.sources = sources
+        self.labels = platform_labels
+        self.site_locks = site_locks
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"relay": self.relay, "relay_edit": self.relay_edit, "relay_delete": self.relay_delete}
+
+    # -- planning ----------------------------------------------------------------------
+
+    async def plan(self, event: ChatEvent) -> NewJob | None:
+        """The job an event asks for, or None when it is not ours to relay (and why is logged)."""
+        if isinstance(event, ChatMessage):
+            return await self._plan_message(event)
+        mapped = await self.store.lookup_message(event.chat, event.message_ref)
+        if mapped is None or mapped.origin != "chat":
+            return None  # not a relayed message: nothing on the site to change
+        kind = "relay_edit" if isinstance(event, ChatEdit) else "relay_delete"
+        payload: dict[str, object] = {"site": mapped.site, "comment_id": mapped.comment_id,
+                                      "chat": event.chat, "message_ref": event.message_ref}
+        suffix = ""
+        if isinstance(event, ChatEdit):
+            payload["html"] = chat_text_to_site_html(event.text)
+            suffix = ":" + hashlib.sha256(event.text.encode("utf-8", "replace")).hexdigest()[:16]
+        assert isinstance(event, ChatEdit | ChatDelete)
+        return NewJob(
+            key=f"{kind}:{event.chat}:{event.message_ref}{suffix}",
+            lane=f"relay:{event.chat}:{mapped.thread_ref}",
+            kind=kind,
+            payload=payload,
+        )
+
+    async def _plan_message(self, message: ChatMessage) -> NewJob | None:
+        thread = await self.store.find_thread(message.chat, message.thread_ref)
+        if thread is None:
+            return None  # not a mirrored thread
+        source = self.sources.get(thread.site)
+        page = await self.store.get_page(thread.site, thread.post_id)
+        mirror = covering_mirror(await self.store.mirrors(), thread, page.url if page else "")
+        if source is None or mirror is None or mirror.relay == "off" or not source.can_post:
+            log.debug("not relaying %s: relay is off for this thread", message.message_ref)
+            return None
+        parent_id = thread.root_comment_id
+        if message.reply_to_ref:
+            answered = await self.store.lookup_message(message.chat, message.reply_to_ref)
+            if answered is not None:
+                parent_id = answered.comment_id
+        return plan_relay(message, thread, mirror.relay, parent_id, self.labels.get(message.chat, message.chat))
+
+    # -- side effects ------------------------------------------------------------------
+
+    async def relay(self, job: Job) -> Done:
+        p = job.payload
+        source = self.sources[p["site"]]
+        post_id, author, html = int(p["post_id"]), str(p["author_name"]), str(p["html"])
+        async with self.site_locks[p["site"]]:
+            parent_id = await self._approved_parent(source, post_id, int(p["parent_id"]))
+            comment = await source.find_reply(post_id, parent_id, author, html) if job.inflight else None
+            if comment is None:
+                try:
+                    comment = await source.post_reply(post_id, parent_id, author, html, str(p["status"]))
+                except DuplicateComment:
+                    comment = await source.find_reply(post_id, parent_id, author, html)
+                    if comment is None:
+                        raise PermanentError("the site already has this exact comment from someone else") from None
+            log.info("relayed %s:%s to %s as comment %d", p["chat"], p["message_ref"], p["site"], comment.id)
+            row = MapRow(p["chat"], p["message_ref"], p["channel"], p["thread_ref"], 0, p["site"], comment.id, "chat")
+            # Recorded under the site lock: a poll must not see the comment before this link exists.
+            await self.store.finish_job(job.id, add_map=[row])
+        return Done(recorded=True)
+
+    async def _approved_parent(self, source: SiteSource, post_id: int, parent_id: int) -> int:
+        """WordPress accepts a trashed parent or one on another post; climb to one that is fine."""
+        for _ in range(20):
+            if parent_id == 0:
+                return 0
+            parent = await source.get_comment(parent_id)
+            if parent is not None and parent.status == CommentStatus.APPROVED and parent.post_id == post_id:
+                return parent_id
+            stored = await self.store.get_comment(source.name, parent_id)
+            next_id = parent.parent_id if parent is not None else (stored.comment.parent_id if stored else 0)
+            log.info("parent %d is gone or not approved; replying under %d instead", parent_id, next_id)
+            parent_id = next_id
+        return 0
+
+    async def relay_edit(self, job: Job) -> Done:
+        p = job.payload
+        await self.sources[p["site"]].edit_reply(int(p["comment_id"]), str(p["html"]))
+        return Done()
+
+    async def relay_delete(self, job: Job) -> Done:
+        p = job.payload
+        await self.sources[p["site"]].trash_reply(int(p["comment_id"]))
+        return Done(remove_map=[(str(p["chat"]), str(p["message_ref"]))])

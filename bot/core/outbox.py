@@ -1,0 +1,146 @@
+"""The outbox worker: drains stored jobs with retries, backoff and per-lane order.
+
+A job is marked in flight before its handler touches a peer, and done together with
+its bookkeeping after. A crash in between leaves it in flight: the next attempt is
+told so (`job.inflight`) and reuses the same idempotency key, so the peer (or our
+reconciliation) sees one delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.chats.base import ChatError
+from bot.sources.base import SourceError
+from bot.store import Job, MapRow, Store, ThreadKey
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 600.0
+MAX_UNEXPECTED_ATTEMPTS = 5
+
+
+@dataclass
+class Done:
+    """What a finished job records along with its completion."""
+
+    add_map: list[MapRow] = field(default_factory=list)
+    remove_map: list[tuple[str, str]] = field(default_factory=list)
+    thread: tuple[ThreadKey, str] | None = None
+    recorded: bool = False  # the handler already marked the job done (under a lock of its own)
+
+
+class PermanentError(Exception):
+    """This job can never succeed as it is (shown to admins, then skipped)."""
+
+
+Handler = Callable[[Job], Awaitable[Done]]
+
+
+def backoff_delay(attempts: int, retry_after: float | None = None, base: float = BACKOFF_BASE) -> float:
+    """Exponential backoff with jitter; a peer's own retry_after wins when it is longer."""
+    delay = min(BACKOFF_CAP, base * 2 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
+    return max(delay, retry_after or 0.0)
+
+
+class Outbox:
+    def __init__(
+        self, store: Store, handlers: dict[str, Handler], concurrency: int = 16, backoff_base: float = BACKOFF_BASE
+    ) -> None:
+        self.store = store
+        self.backoff_base = backoff_base
+        self.handlers = handlers
+        self.concurrency = concurrency
+        self.delivered = 0
+        self.failed = 0
+        self._wake = asyncio.Event()
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Work until stopped: start each idle lane's oldest due job, up to `concurrency` at once."""
+        while not self._stopping:
+            self._wake.clear()
+            free = self.concurrency - len(self._busy)
+            if free > 0:
+                for job in await self.store.next_jobs(time.time(), set(self._busy), free):
+                    task = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
+                    self._busy[job.lane] = task
+                    task.add_done_callback(lambda _t, lane=job.lane: self._lane_done(lane))
+            # Every due job of an idle lane has started (or all slots are full, and a finishing
+            # job wakes us); otherwise sleep until the next retry falls due or a job is queued.
+            due = await self.store.next_due_time(after=time.time())
+            timeout = 30.0 if due is None else min(30.0, max(0.01, due - time.time()))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+
+    def _lane_done(self, lane: str) -> None:
+        self._busy.pop(lane, None)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in list(self._busy.values()):
+            task.cancel()
+        await asyncio.gather(*self._busy.values(), return_exceptions=True)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Until no job is running or due (for tests, backfill and shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._busy and not await self.store.next_jobs(time.time(), set(), 1):
+                return True
+            self._wake.set()
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _attempt(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            await self.store.fail_job(job.id, f"no handler for job kind {job.kind!r}")
+            return
+        await self.store.start_attempt(job.id)
+        attempts = job.attempts + 1
+        try:
+            done = await handler(job)
+        except asyncio.CancelledError:
+            raise
+        except PermanentError as exc:
+            await self._give_up(job, str(exc))
+        except (ChatError, SourceError) as exc:
+            if not exc.transient:
+                await self._give_up(job, str(exc))
+                return
+            retry_after = exc.retry_after if isinstance(exc, ChatError) else None
+            delay = backoff_delay(attempts, retry_after, self.backoff_base)
+            log.warning("%s %s failed (attempt %d), retrying in %.0fs: %s", job.kind, job.key, attempts, delay, exc)
+            await self.store.retry_job(job.id, delay, str(exc), still_inflight=True)
+        except Exception as exc:  # a bug: keep the job, but do not loop on it forever
+            log.exception("%s %s crashed (attempt %d)", job.kind, job.key, attempts)
+            if attempts >= MAX_UNEXPECTED_ATTEMPTS:
+                await self._give_up(job, f"internal error: {exc!r}")
+            else:
+                await self.store.retry_job(
+                    job.id, backoff_delay(attempts, base=self.backoff_base), repr(exc), still_inflight=True
+                )
+        else:
+            if not done.recorded:
+                await self.store.finish_job(job.id, done.add_map, done.remove_map, done.thread)
+            self.delivered += 1
+
+    async def _give_up(self, job: Job, error: str) -> None:
+        log.error("%s %s failed for good: %s", job.kind, job.key, error)
+        self.failed += 1
+        await self.store.fail_job(job.id, error)
