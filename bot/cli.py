@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "Type `help` to see how to reply; replies land on the sample site.")
     demo.add_argument("--port", type=int, default=0, help="sample site port (default: a free one)")
     demo.add_argument("--interval", type=float, default=4.0, help="seconds between new sample comments (0: none)")
-    demo.add_argument("--poll-interval", type=float, default=2.0, help="seconds between polls of the sample site")
+    demo.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls of the sample site")
     demo.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning")
     serve = commands.add_parser("sample-site", help="only serve the sample site (to point a config at it)")
     serve.add_argument("--port", type=int, default=8089)

@@ -45,7 +45,7 @@ class WordPressSite(Strict):
     url: str
     username: str | None = None
     app_password: SecretStr | None = None
-    poll_interval: float = Field(60.0, ge=1, description="seconds between polls")
+    poll_interval: float = Field(60.0, ge=0.5, description="seconds between polls")
     edit_window_hours: float = Field(48.0, ge=0, description="how far back edits and deletions are noticed")
     recheck_interval: float = Field(300.0, ge=1, description="seconds between re-reads of the edit window")
     request_timeout: float = Field(20.0, gt=0)
