@@ -50,24 +50,37 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--secrets", help="a KEY=VALUE file with the secrets named as ${KEY} in the config")
         sub.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides log_level")
 
-    run = commands.add_parser("run", help="run the bot", description="Poll the sites, mirror new comments into "
-                              "chat, relay chat replies back, answer commands. Stops cleanly on Ctrl-C/SIGTERM.")
+    run = commands.add_parser(
+        "run",
+        help="run the bot",
+        description="Poll the sites, mirror new comments into "
+        "chat, relay chat replies back, answer commands. Stops cleanly on Ctrl-C/SIGTERM.",
+    )
     with_config(run)
-    check = commands.add_parser("check", help="validate a config and explain it",
-                                description="Validate the config and say what it will mirror where. "
-                                "With --online, also reach each site's API and try its password.")
+    check = commands.add_parser(
+        "check",
+        help="validate a config and explain it",
+        description="Validate the config and say what it will mirror where. "
+        "With --online, also reach each site's API and try its password.",
+    )
     with_config(check)
     check.add_argument("--online", action="store_true", help="contact each site (API found? password works?)")
-    backfill = commands.add_parser("backfill", help="mirror existing comments now, with a progress bar",
-                                   description="Mirror the comments that already exist on the mirrored pages "
-                                   "(each mirror's backfill_days, default all), show progress, and exit when "
-                                   "every delivery is done. Safe to repeat: nothing is posted twice.")
+    backfill = commands.add_parser(
+        "backfill",
+        help="mirror existing comments now, with a progress bar",
+        description="Mirror the comments that already exist on the mirrored pages "
+        "(each mirror's backfill_days, default all), show progress, and exit when "
+        "every delivery is done. Safe to repeat: nothing is posted twice.",
+    )
     with_config(backfill)
     backfill.add_argument("--mirror", action="append", help="only this mirror (repeatable)")
-    demo = commands.add_parser("demo", help="the sample site mirrored into this terminal (what `make run` does)",
-                               description="Serves a made-up discussion on 127.0.0.1 through the WordPress "
-                               "REST API and mirrors it into this terminal; new comments keep arriving. "
-                               "Type `help` to see how to reply; replies land on the sample site.")
+    demo = commands.add_parser(
+        "demo",
+        help="the sample site mirrored into this terminal (what `make run` does)",
+        description="Serves a made-up discussion on 127.0.0.1 through the WordPress "
+        "REST API and mirrors it into this terminal; new comments keep arriving. "
+        "Type `help` to see how to reply; replies land on the sample site.",
+    )
     demo.add_argument("--port", type=int, default=0, help="sample site port (default: a free one)")
     demo.add_argument("--interval", type=float, default=4.0, help="seconds between new sample comments (0: none)")
     demo.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls of the sample site")
@@ -143,8 +156,10 @@ async def check(config: Config, path: str, online: bool) -> int:
     print(f"Store: {config.store.path}")
     for name, site in config.sites.items():
         access = f"reads, and posts replies as {site.username}" if site.can_post else "read-only (no app_password)"
-        print(f"Site {name}: {site.url} — {access}; polls every {site.poll_interval:g}s, "
-              f"notices edits/deletions for {site.edit_window_hours:g}h")
+        print(
+            f"Site {name}: {site.url} — {access}; polls every {site.poll_interval:g}s, "
+            f"notices edits/deletions for {site.edit_window_hours:g}h"
+        )
     enabled = [name for name, chat in config.chats if chat is not None and getattr(chat, "enabled", True)]
     print(f"Chats: {', '.join(enabled) or 'none (comments will be stored but mirrored nowhere)'}")
     from bot.core.mirrors import MirrorSpec
@@ -163,8 +178,10 @@ async def check(config: Config, path: str, online: bool) -> int:
         try:
             await source.start()
             comments = await source.list_comments(None) if False else None
-            print(f"Site {name}: REST API at {source.api_root}"
-                  + (f"; logged in as user id {source.bot_user_id}" if site.can_post else ""))
+            print(
+                f"Site {name}: REST API at {source.api_root}"
+                + (f"; logged in as user id {source.bot_user_id}" if site.can_post else "")
+            )
             del comments
         except Exception as exc:
             failed = True
@@ -193,14 +210,16 @@ async def backfill(config: Config, only: list[str] | None) -> int:
             print(f"{site}: {plan.new} comments found, {len(plan.jobs)} deliveries planned")
         total = (await store.outbox_stats())["pending"]
         with tqdm(total=total, unit="msg", desc="mirroring") as bar:
-            while not await app.outbox.wait_idle(timeout=0.5):
+            while not await app.outbox.wait_idle(within=0.5):
                 bar.n = total - (await store.outbox_stats())["pending"]
                 bar.refresh()
             bar.n = total - (await store.outbox_stats())["pending"]
             bar.refresh()
         stats = await store.outbox_stats()
-        print(f"done: {app.outbox.delivered} delivered, {stats['pending']} waiting to retry, "
-              f"{stats['failed']} failed (see `mirror status`)")
+        print(
+            f"done: {app.outbox.delivered} delivered, {stats['pending']} waiting to retry, "
+            f"{stats['failed']} failed (see `mirror status`)"
+        )
         return 0 if stats["failed"] == 0 else 1
     finally:
         await app.stop()
@@ -233,8 +252,10 @@ async def demo(args: argparse.Namespace) -> int:
         terminal = chats["terminal"]
         assert isinstance(terminal, TerminalChat)
         terminal.say(f"Thread Mirror demo: mirroring the sample site {url} into this terminal.")
-        terminal.say("New comments arrive every few seconds. Try: reply 3 I agree!   (then open the site's "
-                     "REST API to see it)   — or `help`, `quit`.")
+        terminal.say(
+            "New comments arrive every few seconds. Try: reply 3 I agree!   (then open the site's "
+            "REST API to see it)   — or `help`, `quit`."
+        )
         try:
             await _serve_until_stopped(App(config, store, chats), terminal.quit_requested)
         finally:
@@ -246,13 +267,22 @@ async def demo(args: argparse.Namespace) -> int:
 def demo_config(site_url: str, store_path: str, poll_interval: float) -> Config:
     from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME
 
-    return Config.model_validate({
-        "store": {"path": store_path},
-        "sites": {"sample": {"url": site_url, "username": BOT_USERNAME, "app_password": BOT_APP_PASSWORD,
-                             "poll_interval": poll_interval, "recheck_interval": 30}},
-        "chats": {"terminal": {"enabled": True}},
-        "mirrors": [{"name": "sample", "site": "sample", "targets": [{"chat": "terminal", "channel": "demo"}]}],
-    })
+    return Config.model_validate(
+        {
+            "store": {"path": store_path},
+            "sites": {
+                "sample": {
+                    "url": site_url,
+                    "username": BOT_USERNAME,
+                    "app_password": BOT_APP_PASSWORD,
+                    "poll_interval": poll_interval,
+                    "recheck_interval": 30,
+                }
+            },
+            "chats": {"terminal": {"enabled": True}},
+            "mirrors": [{"name": "sample", "site": "sample", "targets": [{"chat": "terminal", "channel": "demo"}]}],
+        }
+    )
 
 
 if __name__ == "__main__":

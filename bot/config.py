@@ -54,7 +54,11 @@ class WordPressSite(Strict):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise _RefError(None, f"not an http(s) URL: {value!r}", "write the site's address, e.g. https://blog.example.org/")
+            raise _RefError(
+                None,
+                f"not an http(s) URL: {value!r}",
+                "write the site's address, e.g. https://blog.example.org/",
+            )
         return value.rstrip("/") + "/"
 
     @model_validator(mode="after")
@@ -120,12 +124,16 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Config:
-        chat_names = {name for name, chat in self.chats if chat is not None and getattr(chat, "enabled", True)}
+        chat_names = {
+            name for name, chat in self.chats if chat is not None and getattr(chat, "enabled", True)
+        }
         seen: set[str] = set()
         for index, mirror in enumerate(self.mirrors):
             where = f"mirrors[{index}]"
             if mirror.name in seen:
-                raise _RefError(f"{where}.name", f"duplicate mirror name {mirror.name!r}", "give each mirror its own name")
+                raise _RefError(
+                    f"{where}.name", f"duplicate mirror name {mirror.name!r}", "give each mirror its own name"
+                )
             seen.add(mirror.name)
             if mirror.site not in self.sites:
                 raise _RefError(
@@ -252,13 +260,19 @@ def load_config(path: str | Path, secrets_file: str | Path | None = None) -> Con
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(file, "", "file not found", "pass --config with the path of your config.yaml") from None
+        raise ConfigError(
+            file, "", "file not found", "pass --config with the path of your config.yaml"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(file, where, f"not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax") from None
+        raise ConfigError(
+            file, where, f"not valid YAML ({getattr(exc, 'problem', exc)})", "fix the YAML syntax"
+        ) from None
     if not isinstance(raw, dict):
-        raise ConfigError(file, "", "the file is empty or not a mapping", "start from the example config.yaml")
+        raise ConfigError(
+            file, "", "the file is empty or not a mapping", "start from the example config.yaml"
+        )
     env = dict(os.environ)
     secrets_path = secrets_file or raw.get("secrets_file") or os.environ.get("THREAD_MIRROR_SECRETS")
     if secrets_path:
@@ -266,7 +280,10 @@ def load_config(path: str | Path, secrets_file: str | Path | None = None) -> Con
             env = {**read_secrets_file(Path(str(secrets_path))), **env}
         except OSError as exc:
             raise ConfigError(
-                file, "secrets_file", f"cannot read {secrets_path}: {exc.strerror}", "point it at a readable file"
+                file,
+                "secrets_file",
+                f"cannot read {secrets_path}: {exc.strerror}",
+                "point it at a readable file",
             ) from None
     data = _substitute(raw, env, file, "")
     try:

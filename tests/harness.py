@@ -21,12 +21,14 @@ def site_config(url: str, username: str | None, password: str | None, store: Pat
     if username:
         site.update(username=username, app_password=password)
     targets = mirror.pop("targets", [{"chat": "terminal", "channel": "main"}])
-    return Config.model_validate({
-        "store": {"path": str(store)},
-        "sites": {"site": site},
-        "chats": {"terminal": {"enabled": True}},  # the tests put a RecordingChat in its place
-        "mirrors": [{"name": "m", "site": "site", "targets": targets, "relay": "approved", **mirror}],
-    })
+    return Config.model_validate(
+        {
+            "store": {"path": str(store)},
+            "sites": {"site": site},
+            "chats": {"terminal": {"enabled": True}},  # the tests put a RecordingChat in its place
+            "mirrors": [{"name": "m", "site": "site", "targets": targets, "relay": "approved", **mirror}],
+        }
+    )
 
 
 @dataclass

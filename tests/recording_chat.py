@@ -69,7 +69,11 @@ class RecordingChat:
             self.sends += 1
             self.order.append(ref)
             self.messages[ref] = Shown(
-                thread_ref, ref, message.comment.id, message.comment.author_name, message.comment.html,
+                thread_ref,
+                ref,
+                message.comment.id,
+                message.comment.author_name,
+                message.comment.html,
                 message.parent.message_ref if message.parent else None,
             )
         return [ref]
@@ -96,8 +100,10 @@ class RecordingChat:
 
     def visible(self, thread_ref: str | None = None) -> list[Shown]:
         return [
-            self.messages[r] for r in self.order
-            if not self.messages[r].deleted and (thread_ref is None or self.messages[r].thread_ref == thread_ref)
+            self.messages[r]
+            for r in self.order
+            if not self.messages[r].deleted
+            and (thread_ref is None or self.messages[r].thread_ref == thread_ref)
         ]
 
     def ref_of(self, comment_id: int) -> str:

@@ -49,16 +49,26 @@ async def test_threads_are_mirrored_in_order_with_their_nesting(site: SampleSite
 
 
 async def test_a_chat_reply_lands_under_its_parent_once_and_never_echoes(site: SampleSite, tmp_path: Path) -> None:
-    here, there = RecordingChat(name="terminal"), RecordingChat(name="terminal")
+    here = RecordingChat(name="terminal")
     # Two channels of one chat stand for two places the page fans out to.
-    bot = make_bot(site, tmp_path, here, targets=[{"chat": "terminal", "channel": "a"},
-                                                    {"chat": "terminal", "channel": "b"}])
+    bot = make_bot(
+        site,
+        tmp_path,
+        here,
+        targets=[{"chat": "terminal", "channel": "a"}, {"chat": "terminal", "channel": "b"}],
+    )
     await bot.start()
     await bot.settle()
     answered = next(s for s in here.visible() if here.thread_channels[s.thread_ref] == "a")
     reply = ChatMessage(
-        chat="terminal", channel="a", thread_ref=answered.thread_ref, message_ref="human-1",
-        author_name="Alice", author_id="u1", text="Good point <script>alert(1)</script>", reply_to_ref=answered.ref,
+        chat="terminal",
+        channel="a",
+        thread_ref=answered.thread_ref,
+        message_ref="human-1",
+        author_name="Alice",
+        author_id="u1",
+        text="Good point <script>alert(1)</script>",
+        reply_to_ref=answered.ref,
     )
     before = len(site.comments)
     await here.human_says(reply)

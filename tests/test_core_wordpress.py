@@ -28,8 +28,9 @@ def build_discussion(wp: RealWordPress) -> tuple[dict[str, Any], list[dict[str, 
 
     def add(text: str, author: str, parent: int = 0) -> int:
         when = start + timedelta(seconds=len(made))
-        comment = wp.add_comment(post["id"], f"{text} ({n})", author, parent,
-                                 date_gmt=when.strftime("%Y-%m-%dT%H:%M:%S"))
+        comment = wp.add_comment(
+            post["id"], f"{text} ({n})", author, parent, date_gmt=when.strftime("%Y-%m-%dT%H:%M:%S")
+        )
         made.append(comment)
         return int(comment["id"])
 
@@ -44,12 +45,20 @@ def build_discussion(wp: RealWordPress) -> tuple[dict[str, Any], list[dict[str, 
 
 
 def make_bot(wp: RealWordPress, tmp_path: Path, chat: RecordingChat, post_id: int) -> Bot:
-    config = site_config(wp.base_url, wp.bot_username, wp.bot_app_password, tmp_path / "bot.db",
-                         pages=[post_id], backfill_days=None)
+    config = site_config(
+        wp.base_url,
+        wp.bot_username,
+        wp.bot_app_password,
+        tmp_path / "bot.db",
+        pages=[post_id],
+        backfill_days=None,
+    )
     return Bot(config, {"terminal": chat})
 
 
-async def test_real_wordpress_threads_relay_edit_trash_and_restart(wordpress: RealWordPress, tmp_path: Path) -> None:
+async def test_real_wordpress_threads_relay_edit_trash_and_restart(
+    wordpress: RealWordPress, tmp_path: Path
+) -> None:
     wp = wordpress
     post, made = await asyncio.to_thread(build_discussion, wp)
     chat = RecordingChat(name="terminal")
@@ -69,14 +78,25 @@ async def test_real_wordpress_threads_relay_edit_trash_and_restart(wordpress: Re
 
     # A chat reply to Oskar's comment lands under it, attributed, approved, escaped; and is not echoed.
     oskar = made[1]
-    await chat.human_says(ChatMessage(
-        chat="terminal", channel="main", thread_ref=thread_ref, message_ref="human-42", author_name="Alice",
-        author_id="alice", text="Night boats <b>matter</b> to me", reply_to_ref=chat.ref_of(oskar["id"]),
-    ))
+    await chat.human_says(
+        ChatMessage(
+            chat="terminal",
+            channel="main",
+            thread_ref=thread_ref,
+            message_ref="human-42",
+            author_name="Alice",
+            author_id="alice",
+            text="Night boats <b>matter</b> to me",
+            reply_to_ref=chat.ref_of(oskar["id"]),
+        )
+    )
     await bot.settle()
     await bot.settle(recheck=True)
-    relayed = [c for c in await asyncio.to_thread(wp.list_comments, post["id"])
-               if c["author_name"] == "Alice (via terminal)"]
+    relayed = [
+        c
+        for c in await asyncio.to_thread(wp.list_comments, post["id"])
+        if c["author_name"] == "Alice (via terminal)"
+    ]
     assert len(relayed) == 1
     assert relayed[0]["parent"] == oskar["id"] and relayed[0]["status"] == "approved"
     assert relayed[0]["author"] == wp.bot_user_id
@@ -117,10 +137,23 @@ async def test_relay_refuses_a_trashed_parent_and_climbs_to_a_live_one(
     deepest = made[2]  # Maren's answer to Oskar, under Oskar, under Maren's first comment
     reply_to = chat.ref_of(deepest["id"])
     await asyncio.to_thread(wp.trash_comment, deepest["id"])  # trashed before the bot hears of it
-    await chat.human_says(ChatMessage("terminal", "main", thread_ref, "human-7", "Pia", "pia",
-                                      "Replying to a comment that just vanished", reply_to))
+    await chat.human_says(
+        ChatMessage(
+            "terminal",
+            "main",
+            thread_ref,
+            "human-7",
+            "Pia",
+            "pia",
+            "Replying to a comment that just vanished",
+            reply_to,
+        )
+    )
     await bot.settle()
-    [relayed] = [c for c in await asyncio.to_thread(wp.list_comments, post["id"])
-                 if c["author_name"] == "Pia (via terminal)"]
+    [relayed] = [
+        c
+        for c in await asyncio.to_thread(wp.list_comments, post["id"])
+        if c["author_name"] == "Pia (via terminal)"
+    ]
     assert relayed["parent"] == made[1]["id"]
     await bot.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -21,7 +22,11 @@ class Demo:
         env = {**os.environ, "USER": "Tessa", "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "demo", "--interval", "1", "--poll-interval", "0.5"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
@@ -38,10 +43,8 @@ class Demo:
             for line in self.lines:
                 if match := re.search(pattern, line):
                     return match
-            try:
+            with contextlib.suppress(queue.Empty):
                 self.lines.append(self._queue.get(timeout=0.1))
-            except queue.Empty:
-                pass
         raise AssertionError(f"no line matching {pattern!r} within {timeout}s; got:\n" + "\n".join(self.lines[-40:]))
 
     def type(self, line: str) -> None:
@@ -52,10 +55,8 @@ class Demo:
     def drain(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(queue.Empty):
                 self.lines.append(self._queue.get(timeout=0.1))
-            except queue.Empty:
-                pass
 
 
 @pytest.fixture

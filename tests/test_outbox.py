@@ -21,10 +21,10 @@ def jobs(lane: str, n: int, kind: str = "work") -> list[NewJob]:
     return [NewJob(f"{lane}-{i}", lane, kind, {"i": i}) for i in range(n)]
 
 
-async def drain(outbox: Outbox, timeout: float = 10.0) -> None:
+async def drain(outbox: Outbox, within: float = 10.0) -> None:
     task = asyncio.create_task(outbox.run())
     try:
-        assert await outbox.wait_idle(timeout)
+        assert await outbox.wait_idle(within)
     finally:
         await outbox.stop()
         task.cancel()

@@ -14,8 +14,13 @@ MATRIX = Target("matrix", "!room")
 
 def comment(cid: int, parent: int = 0, post: int = 4, html: str | None = None, minutes: int = 0) -> Comment:
     return Comment(
-        site="blog", id=cid, post_id=post, parent_id=parent, author_name=f"Author {cid}",
-        created_at=T0 + timedelta(minutes=minutes or cid), html=html or f"<p>comment {cid}</p>\n",
+        site="blog",
+        id=cid,
+        post_id=post,
+        parent_id=parent,
+        author_name=f"Author {cid}",
+        created_at=T0 + timedelta(minutes=minutes or cid),
+        html=html or f"<p>comment {cid}</p>\n",
         link=f"http://blog.test/post-{post}/#comment-{cid}",
     )
 

@@ -36,7 +36,11 @@ def test_the_bots_own_reply_is_recognised() -> None:
 @pytest.mark.parametrize(
     ("fixture", "status", "words"),
     [
-        ("error-401-login-required.json", 401, "application password rejected, or the account cannot comment"),
+        (
+            "error-401-login-required.json",
+            401,
+            "application password rejected, or the account cannot comment",
+        ),
         ("error-403-invalid-post.json", 403, "the post does not exist"),
     ],
 )

@@ -54,7 +54,13 @@ class TerminalChat:
         self.out = output or sys.stdout
         self.input_stream = input_stream
         use_color = settings.color if settings.color is not None else self.out.isatty()
-        self._c = {"bold": "\033[1m", "dim": "\033[2m", "cyan": "\033[36m", "green": "\033[32m", "off": "\033[0m"}
+        self._c = {
+            "bold": "\033[1m",
+            "dim": "\033[2m",
+            "cyan": "\033[36m",
+            "green": "\033[32m",
+            "off": "\033[0m",
+        }
         if not use_color:
             self._c = dict.fromkeys(self._c, "")
         self.events: ChatEvents | None = None
@@ -113,8 +119,10 @@ class TerminalChat:
     def _print_message(self, thread_ref: str, ref: str, author: str, when: str, text: str, note: str = "") -> None:
         c = self._c
         thread_no, number = self._thread_no(thread_ref), self._message_no(ref, thread_ref)
-        self.say(f"{c['dim']}[{thread_no}]{c['off']} #{number} {c['bold']}{author}{c['off']} {c['dim']}{when}{c['off']}"
-                 + (f"  {note}" if note else ""))
+        self.say(
+            f"{c['dim']}[{thread_no}]{c['off']} #{number} {c['bold']}{author}{c['off']} {c['dim']}{when}{c['off']}"
+            + (f"  {note}" if note else "")
+        )
         for line in text.splitlines() or [""]:
             self.say(f"    {line}")
 
@@ -227,10 +235,18 @@ class TerminalChat:
         ref = f"u-{uuid.uuid4().hex[:12]}"
         self.own_messages.add(ref)
         self._print_message(thread_ref, ref, self.user_name, "(you)", text)
-        await self._emit(ChatMessage(
-            chat=self.name, channel=self.thread_channels.get(thread_ref, ""), thread_ref=thread_ref,
-            message_ref=ref, author_name=self.user_name, author_id=self.user_name, text=text, reply_to_ref=reply_to,
-        ))
+        await self._emit(
+            ChatMessage(
+                chat=self.name,
+                channel=self.thread_channels.get(thread_ref, ""),
+                thread_ref=thread_ref,
+                message_ref=ref,
+                author_name=self.user_name,
+                author_id=self.user_name,
+                text=text,
+                reply_to_ref=reply_to,
+            )
+        )
 
     async def _delete(self, target: str) -> None:
         ref = self._message_by_number(target)
@@ -265,11 +281,19 @@ class TerminalChat:
                 args.setdefault(FIRST_ARG.get(name, "name"), word)
         if self.events is None:
             return
-        await self.events.on_command(CommandCall(
-            chat=self.name, channel=args.pop("channel", "") or "terminal", thread_ref=None,
-            user_name=self.user_name, user_id="local", is_admin=True,  # the terminal is the operator's own
-            name=name, args=args, respond=self._respond,
-        ))
+        await self.events.on_command(
+            CommandCall(
+                chat=self.name,
+                channel=args.pop("channel", "") or "terminal",
+                thread_ref=None,
+                user_name=self.user_name,
+                user_id="local",
+                is_admin=True,  # the terminal is the operator's own
+                name=name,
+                args=args,
+                respond=self._respond,
+            )
+        )
 
     async def _respond(self, text: str) -> None:
         self.say(text)

@@ -105,7 +105,9 @@ async def mirror_add(host: CommandHost, call: CommandCall) -> str:
 async def mirror_remove(host: CommandHost, call: CommandCall) -> str:
     mirror = await _existing(host, _required(call, "name"))
     if mirror.origin == "config":
-        raise CommandError(f"{mirror.name!r} is defined in the config file; remove it there (or pause it here)")
+        raise CommandError(
+            f"{mirror.name!r} is defined in the config file; remove it there (or pause it here)"
+        )
     await host.store.delete_mirror(mirror.name)
     return f"Removed {mirror.name}. Threads already made stay as they are."
 

@@ -69,8 +69,12 @@ class App:
         if poll:
             for name, poller in self.pollers.items():
                 self._tasks.append(asyncio.create_task(poller.run(), name=f"poll-{name}"))
-        log.info("started: %d site(s), %d chat(s), %d mirror(s)",
-                 len(self.sources), len(self.chats), len(await self.store.mirrors()))
+        log.info(
+            "started: %d site(s), %d chat(s), %d mirror(s)",
+            len(self.sources),
+            len(self.chats),
+            len(await self.store.mirrors()),
+        )
 
     async def run_forever(self) -> None:
         await self.start()

@@ -93,8 +93,12 @@ class ChatToSite:
         if mapped is None or mapped.origin != "chat":
             return None  # not a relayed message: nothing on the site to change
         kind = "relay_edit" if isinstance(event, ChatEdit) else "relay_delete"
-        payload: dict[str, object] = {"site": mapped.site, "comment_id": mapped.comment_id,
-                                      "chat": event.chat, "message_ref": event.message_ref}
+        payload: dict[str, object] = {
+            "site": mapped.site,
+            "comment_id": mapped.comment_id,
+            "chat": event.chat,
+            "message_ref": event.message_ref,
+        }
         suffix = ""
         if isinstance(event, ChatEdit):
             payload["html"] = chat_text_to_site_html(event.text)

@@ -94,8 +94,9 @@ class ChatDelivery:
     async def edit_comment(self, job: Job) -> Done:
         key = _thread_key(job)
         comment_id = int(job.payload["comment_id"])
-        parts = [p for p in await self.store.message_parts(key.site, comment_id, key.chat, key.channel)
-                 if p.origin == "site"]
+        parts = [
+            p for p in await self.store.message_parts(key.site, comment_id, key.chat, key.channel) if p.origin == "site"
+        ]
         message = await self._message(key, comment_id)
         if not parts or message is None:
             return Done()
@@ -110,8 +111,9 @@ class ChatDelivery:
     async def delete_comment(self, job: Job) -> Done:
         key = _thread_key(job)
         comment_id = int(job.payload["comment_id"])
-        parts = [p for p in await self.store.message_parts(key.site, comment_id, key.chat, key.channel)
-                 if p.origin == "site"]
+        parts = [
+            p for p in await self.store.message_parts(key.site, comment_id, key.chat, key.channel) if p.origin == "site"
+        ]
         if not parts:
             return Done()
         refs = [p.message_ref for p in parts]

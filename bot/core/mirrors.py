@@ -70,8 +70,7 @@ class MirrorSpec:
         targets = ", ".join(str(t) for t in self.targets)
         state = " [paused]" if self.paused else ""
         return (
-            f"{self.name}{state}: {self.site} ({pages}) → {targets}; "
-            f"thread per {self.thread_per}, relay {self.relay}"
+            f"{self.name}{state}: {self.site} ({pages}) → {targets}; thread per {self.thread_per}, relay {self.relay}"
         )
 
 

@@ -9,6 +9,8 @@ reconciliation) sees one delivery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import random
 import time
@@ -45,13 +47,17 @@ Handler = Callable[[Job], Awaitable[Done]]
 
 def backoff_delay(attempts: int, retry_after: float | None = None, base: float = BACKOFF_BASE) -> float:
     """Exponential backoff with jitter; a peer's own retry_after wins when it is longer."""
-    delay = min(BACKOFF_CAP, base * 2 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
+    delay: float = min(BACKOFF_CAP, base * 2.0 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
     return max(delay, retry_after or 0.0)
 
 
 class Outbox:
     def __init__(
-        self, store: Store, handlers: dict[str, Handler], concurrency: int = 16, backoff_base: float = BACKOFF_BASE
+        self,
+        store: Store,
+        handlers: dict[str, Handler],
+        concurrency: int = 16,
+        backoff_base: float = BACKOFF_BASE,
     ) -> None:
         self.store = store
         self.backoff_base = backoff_base
@@ -75,17 +81,15 @@ class Outbox:
                 for job in await self.store.next_jobs(time.time(), set(self._busy), free):
                     task = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
                     self._busy[job.lane] = task
-                    task.add_done_callback(lambda _t, lane=job.lane: self._lane_done(lane))
+                    task.add_done_callback(functools.partial(self._lane_done, job.lane))
             # Every due job of an idle lane has started (or all slots are full, and a finishing
             # job wakes us); otherwise sleep until the next retry falls due or a job is queued.
             due = await self.store.next_due_time(after=time.time())
             timeout = 30.0 if due is None else min(30.0, max(0.01, due - time.time()))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
 
-    def _lane_done(self, lane: str) -> None:
+    def _lane_done(self, lane: str, _task: asyncio.Task[None]) -> None:
         self._busy.pop(lane, None)
         self._wake.set()
 
@@ -96,9 +100,9 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
-    async def wait_idle(self, timeout: float) -> bool:
+    async def wait_idle(self, within: float) -> bool:
         """Until no job is running or due (for tests, backfill and shutdown); False on timeout."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if not self._busy and not await self.store.next_jobs(time.time(), set(), 1):
                 return True

@@ -11,6 +11,7 @@ A failing site is retried with exponential backoff and jitter, never in a tight 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -32,8 +33,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def choose_window(
-    mirrors: list[MirrorSpec], newest_gmt: str | None, last_recheck_at: float | None,
-    settings: WordPressSite, now: datetime, force_recheck: bool = False,
+    mirrors: list[MirrorSpec],
+    newest_gmt: str | None,
+    last_recheck_at: float | None,
+    settings: WordPressSite,
+    now: datetime,
+    force_recheck: bool = False,
 ) -> tuple[datetime | None, bool]:
     """(list comments created after this time, is it a full re-read of that window?)"""
     backfill = [m for m in mirrors if not m.backfilled and not m.paused]
@@ -50,7 +55,12 @@ def choose_window(
 
 class SitePoller:
     def __init__(
-        self, name: str, source: SiteSource, settings: WordPressSite, store: Store, lock: asyncio.Lock,
+        self,
+        name: str,
+        source: SiteSource,
+        settings: WordPressSite,
+        store: Store,
+        lock: asyncio.Lock,
         on_planned: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
@@ -79,8 +89,12 @@ class SitePoller:
         cursor = await self.store.get_cursor(self.name)
         now = datetime.now(UTC)
         after, full = choose_window(
-            mirrors, cursor.newest_gmt if cursor else None, cursor.last_recheck_at if cursor else None,
-            self.settings, now, force_recheck,
+            mirrors,
+            cursor.newest_gmt if cursor else None,
+            cursor.last_recheck_at if cursor else None,
+            self.settings,
+            now,
+            force_recheck,
         )
         fetched = await self.source.list_comments(after)
         async with self.lock:
@@ -92,8 +106,14 @@ class SitePoller:
         if plan.jobs and self.on_planned is not None:
             self.on_planned()
         if plan.new or plan.edited or plan.removed:
-            log.info("%s: %d new, %d edited, %d removed comments; %d deliveries planned",
-                     self.name, plan.new, plan.edited, plan.removed, len(plan.jobs))
+            log.info(
+                "%s: %d new, %d edited, %d removed comments; %d deliveries planned",
+                self.name,
+                plan.new,
+                plan.edited,
+                plan.removed,
+                len(plan.jobs),
+            )
         return plan
 
     async def _plan_and_record(
@@ -107,16 +127,20 @@ class SitePoller:
         known = await self.store.get_comments(self.name, ids)
         if window_start is not None:
             known.update(await self.store.comments_since(self.name, window_start.isoformat()))
-        parents = await self._ancestors(fetched, known)
+        parents = await self._ancestors(fetched)
         mapped = await self.store.mapped_targets(self.name, list(known) + ids)
         plan = plan_poll(fetched, known, mirrors, mapped, window_start, parents)
         newest = max((c.created_at for c in fetched), default=None)
         await self.store.apply_poll(
-            self.name, plan.upserts, plan.jobs, newest.isoformat() if newest else None, window_start is not None
+            self.name,
+            plan.upserts,
+            plan.jobs,
+            newest.isoformat() if newest else None,
+            window_start is not None,
         )
         return plan
 
-    async def _ancestors(self, fetched: list[Comment], known: dict[int, object]) -> dict[int, int]:
+    async def _ancestors(self, fetched: list[Comment]) -> dict[int, int]:
         """comment id → parent id for the stored ancestors of what was fetched (for thread roots)."""
         parents: dict[int, int] = {c.id: c.parent_id for c in fetched}
         missing = {c.parent_id for c in fetched if c.parent_id} - parents.keys()
@@ -148,10 +172,13 @@ class SitePoller:
                 await self.store.record_poll_failure(self.name, reason)
                 delay = min(MAX_BACKOFF, self.settings.poll_interval * 2 ** min(failures, 12))
                 delay *= random.uniform(0.75, 1.25)
-                log.warning("%s: poll failed (%s%s); next try in %.0fs", self.name, reason,
-                            "" if transient else ", needs an admin", delay)
+                log.warning(
+                    "%s: poll failed (%s%s); next try in %.0fs",
+                    self.name,
+                    reason,
+                    "" if transient else ", needs an admin",
+                    delay,
+                )
             self._trigger.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._trigger.wait(), timeout=delay)
-            except TimeoutError:
-                pass

@@ -134,4 +134,3 @@ def plan_poll(
             for thread in targets_for(old_comment, mirrors, tree):
                 plan.jobs.append(_comment_job("delete_comment", old_comment, thread, f"g{stored.generation}"))
     return plan
-

@@ -47,7 +47,9 @@ class SiteSource(Protocol):
     async def get_comment(self, comment_id: int) -> Comment | None:
         """One comment as the bot's account sees it (any status), or None when it is gone."""
 
-    async def post_reply(self, post_id: int, parent_id: int, author_name: str, html: str, status: str) -> Comment:
+    async def post_reply(
+        self, post_id: int, parent_id: int, author_name: str, html: str, status: str
+    ) -> Comment:
         """Post a comment as the bot's account under `author_name`; raise DuplicateComment on a repeat."""
 
     async def find_reply(self, post_id: int, parent_id: int, author_name: str, html: str) -> Comment | None:

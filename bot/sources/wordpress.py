@@ -8,7 +8,6 @@ a deleted one 404; a wrong application password is treated as anonymous (401).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import html as htmllib
 import json
@@ -45,7 +44,11 @@ def format_after(moment: datetime) -> str:
 def comment_from_json(site: str, data: dict[str, Any], bot_user_id: int | None = None) -> Comment:
     avatars = data.get("author_avatar_urls") or {}
     avatar = avatars.get("96") or avatars.get("48") or next(iter(avatars.values()), "") if avatars else ""
-    status = {"approved": CommentStatus.APPROVED, "approve": CommentStatus.APPROVED, "trash": CommentStatus.TRASH}
+    status = {
+        "approved": CommentStatus.APPROVED,
+        "approve": CommentStatus.APPROVED,
+        "trash": CommentStatus.TRASH,
+    }
     return Comment(
         site=site,
         id=int(data["id"]),
@@ -69,7 +72,9 @@ def explain_error(status: int, body: Any) -> SourceError:
     said_part = f" (WordPress said: {said})" if said else ""
     if status == 401:
         return SourceError(
-            f"application password rejected, or the account cannot comment{said_part}", transient=False, status=401
+            f"application password rejected, or the account cannot comment{said_part}",
+            transient=False,
+            status=401,
         )
     if status == 403:
         if code == "rest_comment_closed":
@@ -89,7 +94,9 @@ def explain_error(status: int, body: Any) -> SourceError:
 
 
 class WordPressSource:
-    def __init__(self, name: str, settings: WordPressSite, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self, name: str, settings: WordPressSite, session: aiohttp.ClientSession | None = None
+    ) -> None:
         self.name = name
         self.settings = settings
         self.can_post = settings.can_post
@@ -128,7 +135,9 @@ class WordPressSource:
                 for link in response.links.getall(API_REL, []):
                     return str(link["url"])
                 if response.status >= 500:
-                    raise SourceError(f"the site answered {response.status}", transient=True, status=response.status)
+                    raise SourceError(
+                        f"the site answered {response.status}", transient=True, status=response.status
+                    )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SourceError(f"cannot reach {self.settings.url}: {exc!r}", transient=True) from exc
         return urljoin(self.settings.url, "?rest_route=/")
@@ -186,13 +195,16 @@ class WordPressSource:
                     if response.status >= 400:
                         raise explain_error(response.status, None) from None
                     raise SourceError(
-                        f"{method} {route}: the site sent something that is not JSON ({text[:80]!r})", transient=True
+                        f"{method} {route}: the site sent something that is not JSON ({text[:80]!r})",
+                        transient=True,
                     ) from None
                 if response.status >= 400:
                     raise explain_error(response.status, data)
                 return data, headers
-        except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as exc:
-            raise SourceError(f"{method} {route}: cannot reach the site ({exc.__class__.__name__})", transient=True) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SourceError(
+                f"{method} {route}: cannot reach the site ({exc.__class__.__name__})", transient=True
+            ) from exc
 
     # -- reading ---------------------------------------------------------------------
 
@@ -225,7 +237,9 @@ class WordPressSource:
         data: Any = None
         for kind in ("posts", "pages"):
             try:
-                data = await self._request("GET", f"wp/v2/{kind}/{post_id}", {"_fields": "id,link,title,excerpt"})
+                data = await self._request(
+                    "GET", f"wp/v2/{kind}/{post_id}", {"_fields": "id,link,title,excerpt"}
+                )
                 break
             except SourceError as exc:
                 if exc.status not in (401, 403, 404):
@@ -234,13 +248,21 @@ class WordPressSource:
             return Page(site=self.name, id=post_id, url=self.settings.url, title=f"Post {post_id}")
         title = html_to_text((data.get("title") or {}).get("rendered", "")) or f"Post {post_id}"
         summary = excerpt(html_to_text((data.get("excerpt") or {}).get("rendered", "")), 200)
-        return Page(site=self.name, id=post_id, url=str(data.get("link") or self.settings.url), title=title,
-                    excerpt=summary)
+        return Page(
+            site=self.name,
+            id=post_id,
+            url=str(data.get("link") or self.settings.url),
+            title=title,
+            excerpt=summary,
+        )
 
     async def get_comment(self, comment_id: int) -> Comment | None:
         try:
             data = await self._request(
-                "GET", f"wp/v2/comments/{comment_id}", {"context": "edit"} if self.can_post else None, auth=self.can_post
+                "GET",
+                f"wp/v2/comments/{comment_id}",
+                {"context": "edit"} if self.can_post else None,
+                auth=self.can_post,
             )
         except SourceError as exc:
             if exc.status in (401, 403, 404):
@@ -250,7 +272,9 @@ class WordPressSource:
 
     # -- writing (relays from chat) ------------------------------------------------------
 
-    async def post_reply(self, post_id: int, parent_id: int, author_name: str, html: str, status: str) -> Comment:
+    async def post_reply(
+        self, post_id: int, parent_id: int, author_name: str, html: str, status: str
+    ) -> Comment:
         body = {
             "post": post_id,
             "parent": parent_id,
@@ -263,8 +287,15 @@ class WordPressSource:
         return comment_from_json(self.name, data, self.bot_user_id)
 
     async def find_reply(self, post_id: int, parent_id: int, author_name: str, html: str) -> Comment | None:
-        params = {"post": post_id, "parent": parent_id, "context": "edit", "status": "all", "per_page": PER_PAGE,
-                  "orderby": "date_gmt", "order": "desc"}
+        params = {
+            "post": post_id,
+            "parent": parent_id,
+            "context": "edit",
+            "status": "all",
+            "per_page": PER_PAGE,
+            "orderby": "date_gmt",
+            "order": "desc",
+        }
         data = await self._request("GET", "wp/v2/comments", params, auth=True)
         for item in data or []:
             raw = str((item.get("content") or {}).get("raw", ""))

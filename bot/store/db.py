@@ -235,9 +235,7 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = await self._all(
-                f"SELECT * FROM comments WHERE site=? AND comment_id IN ({marks})", (site, *chunk)
-            )
+            rows = await self._all(f"SELECT * FROM comments WHERE site=? AND comment_id IN ({marks})", (site, *chunk))
             found.update({r["comment_id"]: _comment_from_row(r) for r in rows})
         return found
 
@@ -250,8 +248,7 @@ class Store:
 
     async def page_comments(self, site: str, post_id: int) -> list[Comment]:
         rows = await self._all(
-            "SELECT * FROM comments WHERE site=? AND post_id=? AND status='approved' "
-            "ORDER BY created_at, comment_id",
+            "SELECT * FROM comments WHERE site=? AND post_id=? AND status='approved' ORDER BY created_at, comment_id",
             (site, post_id),
         )
         return [_comment_from_row(r).comment for r in rows]
@@ -288,9 +285,19 @@ class Store:
                 "AND mirrors.site=excluded.site AND mirrors.thread_per=excluded.thread_per "
                 "THEN mirrors.backfilled ELSE 0 END",
                 (
-                    mirror.name, mirror.site, pages, mirror.url_pattern, mirror.thread_per, mirror.relay,
-                    targets, mirror.backfill_days, mirror.origin, mirror.created_by, int(mirror.paused),
-                    int(mirror.backfilled), time.time(),
+                    mirror.name,
+                    mirror.site,
+                    pages,
+                    mirror.url_pattern,
+                    mirror.thread_per,
+                    mirror.relay,
+                    targets,
+                    mirror.backfill_days,
+                    mirror.origin,
+                    mirror.created_by,
+                    int(mirror.paused),
+                    int(mirror.backfilled),
+                    time.time(),
                 ),
             )
 
@@ -325,7 +332,10 @@ class Store:
     async def threads(self) -> list[tuple[ThreadKey, str]]:
         rows = await self._all("SELECT * FROM chat_threads ORDER BY rowid")
         return [
-            (ThreadKey(r["chat"], r["channel"], r["site"], r["post_id"], r["root_comment_id"]), r["thread_ref"])
+            (
+                ThreadKey(r["chat"], r["channel"], r["site"], r["post_id"], r["root_comment_id"]),
+                r["thread_ref"],
+            )
             for r in rows
         ]
 
@@ -348,8 +358,7 @@ class Store:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = await self._all(
-                f"SELECT DISTINCT comment_id, chat, channel FROM message_map WHERE site=? "
-                f"AND comment_id IN ({marks})",
+                f"SELECT DISTINCT comment_id, chat, channel FROM message_map WHERE site=? AND comment_id IN ({marks})",
                 (site, *chunk),
             )
             found.update((r["comment_id"], r["chat"], r["channel"]) for r in rows)
@@ -378,8 +387,19 @@ class Store:
                 "status=excluded.status, generation=excluded.generation, bot_author=excluded.bot_author",
                 [
                     (
-                        site, c.id, c.post_id, c.parent_id, c.author_name, c.author_url, c.avatar_url,
-                        c.created_at.isoformat(), c.link, c.html, content_hash, c.status.value, generation,
+                        site,
+                        c.id,
+                        c.post_id,
+                        c.parent_id,
+                        c.author_name,
+                        c.author_url,
+                        c.avatar_url,
+                        c.created_at.isoformat(),
+                        c.link,
+                        c.html,
+                        content_hash,
+                        c.status.value,
+                        generation,
                         int(c.bot_author),
                     )
                     for c, content_hash, generation in upserts
@@ -427,8 +447,8 @@ class Store:
         async with self.write() as db:
             await db.execute(
                 "INSERT INTO cursors (site, failing_since, last_error) VALUES (?, ?, ?) "
-                "ON CONFLICT (site) DO UPDATE SET failing_since=COALESCE(cursors.failing_since, excluded.failing_since), "
-                "last_error=excluded.last_error",
+                "ON CONFLICT (site) DO UPDATE SET "
+                "failing_since=COALESCE(cursors.failing_since, excluded.failing_since), last_error=excluded.last_error",
                 (site, now, error),
             )
 
@@ -442,8 +462,16 @@ class Store:
             (now, limit + len(busy_lanes)),
         )
         jobs = [
-            Job(r["id"], r["key"], r["lane"], r["kind"], json.loads(r["payload"]), r["attempts"],
-                bool(r["inflight"]), r["last_error"])
+            Job(
+                r["id"],
+                r["key"],
+                r["lane"],
+                r["kind"],
+                json.loads(r["payload"]),
+                r["attempts"],
+                bool(r["inflight"]),
+                r["last_error"],
+            )
             for r in rows
             if r["lane"] not in busy_lanes
         ]
@@ -462,7 +490,8 @@ class Store:
         """Mark a job as possibly delivered before touching the peer."""
         async with self.write() as db:
             await db.execute(
-                "UPDATE outbox SET inflight=1, attempts=attempts+1, updated_at=? WHERE id=?", (time.time(), job_id)
+                "UPDATE outbox SET inflight=1, attempts=attempts+1, updated_at=? WHERE id=?",
+                (time.time(), job_id),
             )
 
     async def finish_job(
@@ -527,4 +556,3 @@ class Store:
             (limit,),
         )
         return [(r["kind"], r["lane"], r["attempts"], r["last_error"]) for r in rows]
-
