@@ -71,10 +71,7 @@ def test_every_comment_converts_to_its_visible_text(comment: dict[str, Any]) -> 
 
 def test_formatted_comment_in_markdown() -> None:
     by_id = {c["id"]: c["content"]["rendered"] for c in COMMENTS}
-    assert (
-        html_to_markdown(by_id[6])
-        == "Thread B: *second* top-level comment with [a link](https://example.com)."
-    )
+    assert html_to_markdown(by_id[6]) == "Thread B: *second* top-level comment with [a link](https://example.com)."
     assert html_to_text(by_id[6]) == "Thread B: second top-level comment with a link."
     # "&#038;" (WordPress's ampersand) decoded; two <p> → one blank line.
     assert html_to_markdown(by_id[8]) == "Thread C: multi-line\n\nsecond paragraph & ampersand."
@@ -141,9 +138,7 @@ def test_whole_pages_drop_scripts_and_styles(page: str) -> None:
 
 def test_title_entities_decoded() -> None:
     # The comments title of the block theme: `10 responses to &#8220;Mirror test post&#8221;`.
-    soup = BeautifulSoup(
-        (FIXTURES / "post-twentytwentythree.html").read_text(encoding="utf-8"), "html.parser"
-    )
+    soup = BeautifulSoup((FIXTURES / "post-twentytwentythree.html").read_text(encoding="utf-8"), "html.parser")
     title = soup.select_one("h3.wp-block-comments-title")
     assert isinstance(title, Tag)
     assert html_to_text(title.decode_contents()) == "10 responses to “Mirror test post”"

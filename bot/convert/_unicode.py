@@ -26,14 +26,15 @@ def is_extender(ch: str) -> bool:
 def is_safe_cut(text: str, i: int) -> bool:
     """Whether cutting `text` between `text[i - 1]` and `text[i]` keeps every visible character whole.
 
-    Also refuses to cut inside a run of backticks, so a ``` fence is never torn apart.
+    Also refuses to cut inside a run of backticks, so a ``` fence is never torn apart, and
+    right after a backslash, so a markdown escape such as `\\*` stays whole.
     """
     if i <= 0 or i >= len(text):
         return True
     before, after = text[i - 1], text[i]
     if "\ud800" <= before <= "\udbff" and "\udc00" <= after <= "\udfff":
         return False  # surrogate pair
-    if (before == "\r" and after == "\n") or (before == "`" and after == "`"):
+    if (before == "\r" and after == "\n") or (before == "`" and after == "`") or before == "\\":
         return False
     if before == _ZWJ or is_extender(after):
         return False

@@ -10,6 +10,7 @@ from bot.convert._html import BaseConverter, attr, http_url, is_emoji_image
 
 _BARE_URL = re.compile(r"(?i:https?)://[^\s<>]+")
 _ESCAPED = re.compile(r"\\(.)")
+_SCHEME = re.compile(r"^(?i:https?)://")
 
 # Escapes that apply anywhere in a text (see `escape_markdown`).
 _INLINE_ESCAPES = re.compile(
@@ -26,7 +27,7 @@ _INLINE_ESCAPES = re.compile(
 _UNDERSCORES = re.compile(r"_+")
 # Escapes that only matter at the start of a line: headings, quotes, list items, rules.
 _LINE_START = re.compile(r"^\s*(?:#{1,6}(?=\s|$)|-#\s|>|[-+](?=\s|$)|\d{1,9}[.)](?=\s|$)|[-=]+\s*$)")
-_MASKED_LINK_BRACKETS = re.compile(r"\](?=\()|\[(?=[^\]]*\]\()")  # [text](url)
+_MASKED_LINK_BRACKETS = re.compile(r"\](?=\()|\[(?=[^\[\]]*\]\()")  # [text](url)
 _ALL_BRACKETS = re.compile(r"[\[\]]")  # inside a link's text
 
 
@@ -80,9 +81,16 @@ def _chomp(text: str) -> tuple[str, str, str]:
     return prefix, text.strip(), suffix
 
 
+def _bare(url: str) -> str:
+    return _SCHEME.sub("", url).rstrip("/").lower()
+
+
 def _link(text: str, url: str) -> str:
-    """`[text](url)`, or `<url>` when the text is the URL itself (or empty)."""
-    if not text or _ESCAPED.sub(r"\1", text) == url:
+    """`[text](url)`, or `<url>` when the text is the URL itself, maybe without `https://` (or empty).
+
+    (Discord will not show a masked link whose text is a web address.)
+    """
+    if not text or _bare(_ESCAPED.sub(r"\1", text)) == _bare(url):
         return "<" + _encode(url, " <>") + ">"
     return f"[{text}]({_encode(url, ' <>()')})"
 

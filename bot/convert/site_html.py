@@ -15,16 +15,18 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _FENCE_OPEN = re.compile(r"[^\S\n]*```([\w+#.-]*)[^\S\n]*$")
 _QUOTE_LINE = re.compile(r"[^\S\n]*>(?: |$)")
 _URL = r"(?i:https?)://[^\s<>\"`]+"
+# Spans never contain their own delimiter (and code spans are bounded), so that text full of
+# unclosed delimiters ("**a **a **a ...") is scanned in linear time, not quadratic.
 _INLINE = re.compile(
     rf"""
-      (?P<ticks>`+)(?P<code>.+?)(?<!`)(?P=ticks)(?!`)
+      (?<!`)(?P<ticks>`++)(?P<code>.{{1,2000}}?)(?<!`)(?P=ticks)(?!`)
     | \[(?P<label>[^\[\]\n]+)\]\((?P<href>(?i:https?)://(?:[^\s<>\"`()]|\([^\s<>\"`()]*\))+)\)
     | <(?P<angle>{_URL})>
     | (?P<bare>{_URL})
-    | \*\*(?P<strong>[^\s*](?:.*?[^\s*])?)\*\*
-    | ~~(?P<strike>[^\s~](?:.*?[^\s~])?)~~
-    | \*(?P<em>[^\s*](?:.*?[^\s*])?)\*
-    | (?<![^\W_])_(?P<em_>[^\s_](?:.*?[^\s_])?)_(?![^\W_])
+    | \*\*(?P<strong>[^\s*](?:(?:(?!\*\*).)*?[^\s*])?)\*\*
+    | ~~(?P<strike>[^\s~](?:(?:(?!~~).)*?[^\s~])?)~~
+    | \*(?P<em>[^\s*](?:[^*]*?[^\s*])?)\*
+    | (?<![^\W_])_(?P<em_>[^\s_](?:(?:[^_]|(?<=[^\W_])_(?=[^\W_]))*?[^\s_])?)_(?![^\W_])
     """,
     re.VERBOSE | re.DOTALL,
 )

@@ -100,11 +100,11 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
-    async def wait_idle(self, within: float) -> bool:
-        """Until no job is running or due (for tests, backfill and shutdown); False on timeout."""
+    async def wait_idle(self, within: float, horizon: float = 2.0) -> bool:
+        """Until no job runs or falls due within `horizon` seconds (for tests and backfill); False on timeout."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            if not self._busy and not await self.store.next_jobs(time.time(), set(), 1):
+            if not self._busy and not await self.store.next_jobs(time.time() + horizon, set(), 1):
                 return True
             self._wake.set()
             await asyncio.sleep(0.05)
