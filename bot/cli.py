@@ -17,7 +17,9 @@ from bot.chats.base import ChatAdapter
 from bot.chats.terminal import TerminalChat
 from bot.config import Config, ConfigError, load_config
 from bot.core.app import App
+from bot.core.mirrors import MirrorSpec
 from bot.logs import setup_logging
+from bot.sources.wordpress import WordPressSource
 from bot.store import Store
 
 log = logging.getLogger("thread-mirror")
@@ -162,7 +164,6 @@ async def check(config: Config, path: str, online: bool) -> int:
         )
     enabled = [name for name, chat in config.chats if chat is not None and getattr(chat, "enabled", True)]
     print(f"Chats: {', '.join(enabled) or 'none (comments will be stored but mirrored nowhere)'}")
-    from bot.core.mirrors import MirrorSpec
 
     for mirror in config.mirrors:
         print(f"Mirror {MirrorSpec.from_config(mirror).describe()}")
@@ -170,19 +171,14 @@ async def check(config: Config, path: str, online: bool) -> int:
         print("No mirrors in the file (admins can add them with `mirror add` in chat).")
     if not online:
         return 0
-    from bot.sources.wordpress import WordPressSource
 
     failed = False
     for name, site in config.sites.items():
         source = WordPressSource(name, site)
         try:
             await source.start()
-            comments = await source.list_comments(None) if False else None
-            print(
-                f"Site {name}: REST API at {source.api_root}"
-                + (f"; logged in as user id {source.bot_user_id}" if site.can_post else "")
-            )
-            del comments
+            login = f"; logged in as user id {source.bot_user_id}" if site.can_post else ""
+            print(f"Site {name}: REST API at {source.api_root}{login}")
         except Exception as exc:
             failed = True
             print(f"Site {name}: PROBLEM: {exc}")

@@ -167,7 +167,7 @@ PIECES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("seed", range(3))
 def test_plain_text_round_trips_and_formats_nothing(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(300):
@@ -198,7 +198,7 @@ TAGS = [
 ]
 
 
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("seed", range(3))
 def test_generated_html_leaves_no_tags_or_trailing_space(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(200):

@@ -77,7 +77,7 @@ PIECES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("seed", range(3))
 def test_properties_on_generated_text(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(2000):

@@ -177,7 +177,7 @@ def letters(text: str) -> Counter[str]:
     return Counter(ch for ch in text if ch.isalnum())
 
 
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("seed", range(3))
 def test_any_input_gives_safe_html_keeping_the_text(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(1500):

@@ -91,7 +91,7 @@ def test_excerpt_tiny_and_bad_limits() -> None:
         excerpt("x", 0)
 
 
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("seed", range(3))
 def test_excerpt_properties(seed: int) -> None:
     rng = random.Random(seed)
     pieces = ["word", "a", "longer", " ", "\n", "\t", "x" * 300, "😀", "e\u0301", ",", "."]

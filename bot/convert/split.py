@@ -4,7 +4,8 @@ Breaks are looked for, in this order: a blank line, a line break, the end of a s
 space; failing those the text is cut between two whole characters. Whitespace at a break is
 dropped (the indentation of the line after a line break is kept). A part that ends inside a
 ``` code block gets "\\n```" appended and the next part starts with the block's opening
-"```lang\\n" again; those characters count against the limit.
+"```lang\\n" again; those characters count against the limit. (With a limit too small for
+those markers plus four more characters, blocks are split without that repair.)
 
 Code fences are counted the way Discord does: every "```" opens or closes a block.
 """
