@@ -13,7 +13,8 @@ import pytest
 
 from bot.chats.terminal import TerminalChat
 from bot.cli import main
-from bot.config import Config, TerminalChat as TerminalSettings
+from bot.config import Config
+from bot.config import TerminalChat as TerminalSettings
 from bot.core.app import App
 from bot.models import ChatMessage
 from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME, SampleSite
