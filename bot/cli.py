@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.chats.base import ChatAdapter
+from bot.chats import build_chats
 from bot.chats.terminal import TerminalChat
 from bot.config import Config, ConfigError, load_config
 from bot.core.app import App
@@ -113,13 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "backfill":
         return asyncio.run(backfill(config, args.mirror))
     return asyncio.run(run(config))
-
-
-def build_chats(config: Config, interactive: bool) -> dict[str, ChatAdapter]:
-    chats: dict[str, ChatAdapter] = {}
-    if config.chats.terminal is not None and config.chats.terminal.enabled:
-        chats["terminal"] = TerminalChat(config.chats.terminal, input_stream=sys.stdin if interactive else None)
-    return chats
 
 
 async def _serve_until_stopped(app: App, quit_event: asyncio.Event | None = None) -> None:

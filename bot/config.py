@@ -82,8 +82,39 @@ class TerminalChat(Strict):
     color: bool | None = None  # None: colour when stdout is a terminal
 
 
+class MatrixChat(Strict):
+    """The Matrix adapter (bot/chats/matrix.py). Owned by the Matrix issue; fields may grow."""
+
+    enabled: bool = True
+    homeserver: str = Field(description="the homeserver's client API base URL, e.g. https://matrix.example.org")
+    user_id: str = Field(pattern=r"^@[^:]+:.+$", description="the bot's Matrix id, e.g. @mirror:example.org")
+    access_token: SecretStr | None = None
+    password: SecretStr | None = None
+    device_name: str = "thread-mirror"
+    rooms: list[str] = Field(default_factory=list, description="rooms to join at start")
+    admins: list[str] = Field(default_factory=list, description="Matrix ids allowed to use admin commands")
+    admin_power_level: int = 50
+
+    @model_validator(mode="after")
+    def _one_login(self) -> MatrixChat:
+        if self.access_token is None and self.password is None:
+            raise _RefError(None, "no way to log in", "set access_token (or password) from an environment variable")
+        return self
+
+
+class DiscordChat(Strict):
+    """The Discord adapter (bot/chats/discord.py). Owned by the Discord issue; fields may grow."""
+
+    enabled: bool = True
+    token: SecretStr
+    guilds: list[int] = Field(default_factory=list, description="guild ids to sync slash commands to")
+    api_base: str | None = Field(None, description="override Discord's API URL (tests, proxies)")
+
+
 class Chats(Strict):
     terminal: TerminalChat | None = None
+    matrix: MatrixChat | None = None
+    discord: DiscordChat | None = None
 
 
 class Target(Strict):
@@ -157,7 +188,20 @@ class Config(Strict):
         return self
 
     def secret_values(self) -> list[str]:
-        return [s.app_password.get_secret_value() for s in self.sites.values() if s.app_password is not None]
+        """Every secret in the config, for the log filter that hides them."""
+        return [value.get_secret_value() for value in _secrets(self)]
+
+
+def _secrets(node: object) -> list[SecretStr]:
+    if isinstance(node, SecretStr):
+        return [node]
+    if isinstance(node, BaseModel):
+        return [s for name in type(node).model_fields for s in _secrets(getattr(node, name))]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _secrets(value)]
+    if isinstance(node, list | tuple):
+        return [s for value in node for s in _secrets(value)]
+    return []
 
 
 class _RefError(ValueError):

@@ -1,0 +1,19 @@
+"""Chat platforms. `build_chats` makes an adapter for every chat enabled in the config."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.chats.base import ChatAdapter
+from bot.config import Config
+
+
+def build_chats(config: Config, interactive: bool) -> dict[str, ChatAdapter]:
+    """Adapters keyed by their name under `chats:`; platform libraries are imported only when used."""
+    chats: dict[str, ChatAdapter] = {}
+    settings = config.chats
+    if settings.terminal is not None and settings.terminal.enabled:
+        from bot.chats.terminal import TerminalChat
+
+        chats["terminal"] = TerminalChat(settings.terminal, input_stream=sys.stdin if interactive else None)
+    return chats
