@@ -134,7 +134,7 @@ async def _serve_until_stopped(app: App, quit_event: asyncio.Event | None = None
 
 async def run(config: Config) -> int:
     store = await Store.open(config.store.path)
-    chats = build_chats(config, interactive=sys.stdin.isatty())
+    chats = build_chats(config, store, interactive=sys.stdin.isatty())
     if not chats:
         log.warning("no chat is configured: comments are read and stored but mirrored nowhere")
     app = App(config, store, chats)
@@ -184,7 +184,7 @@ async def backfill(config: Config, only: list[str] | None) -> int:
     from tqdm import tqdm
 
     store = await Store.open(config.store.path)
-    app = App(config, store, build_chats(config, interactive=False))
+    app = App(config, store, build_chats(config, store, interactive=False))
     try:
         await app.start(poll=False)
         wanted = [m for m in await store.mirrors() if not only or m.name in only]
@@ -237,7 +237,7 @@ async def demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="thread-mirror-demo-") as folder:
         config = demo_config(url, str(Path(folder) / "demo.db"), args.poll_interval)
         store = await Store.open(config.store.path)
-        chats = build_chats(config, interactive=True)
+        chats = build_chats(config, store, interactive=True)
         terminal = chats["terminal"]
         assert isinstance(terminal, TerminalChat)
         terminal.say(f"Thread Mirror demo: mirroring the sample site {url} into this terminal.")

@@ -6,9 +6,10 @@ import sys
 
 from bot.chats.base import ChatAdapter
 from bot.config import Config
+from bot.store import Store
 
 
-def build_chats(config: Config, interactive: bool) -> dict[str, ChatAdapter]:
+def build_chats(config: Config, store: Store, interactive: bool) -> dict[str, ChatAdapter]:
     """Adapters keyed by their name under `chats:`; platform libraries are imported only when used."""
     chats: dict[str, ChatAdapter] = {}
     settings = config.chats

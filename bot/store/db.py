@@ -313,6 +313,23 @@ class Store:
             cursor = await db.execute(f"UPDATE mirrors SET {flag}=? WHERE name=?", (int(value), name))
             return cursor.rowcount > 0
 
+    # -- state a chat adapter keeps between runs ------------------------------------------
+
+    async def get_chat_state(self, chat: str, key: str) -> str | None:
+        row = await self._one("SELECT value FROM chat_state WHERE chat=? AND key=?", (chat, key))
+        return str(row["value"]) if row else None
+
+    async def set_chat_state(self, chat: str, key: str, value: str | None) -> None:
+        async with self.write() as db:
+            if value is None:
+                await db.execute("DELETE FROM chat_state WHERE chat=? AND key=?", (chat, key))
+            else:
+                await db.execute(
+                    "INSERT INTO chat_state (chat, key, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (chat, key) DO UPDATE SET value=excluded.value",
+                    (chat, key, value),
+                )
+
     # -- chat threads and the message map ----------------------------------------------
 
     async def get_thread(self, key: ThreadKey) -> str | None:
