@@ -115,3 +115,24 @@ def test_paused_and_uncovered_mirrors_plan_nothing() -> None:
     assert {j.payload["comment_id"] for j in by_url.jobs if j.kind == "post_comment"} == {1}
     by_pattern = plan_poll(seen, {}, [mirror(url_pattern="http://blog.test/post-5*")], set())
     assert {j.payload["comment_id"] for j in by_pattern.jobs if j.kind == "post_comment"} == {2}
+
+
+def test_known_comments_are_posted_only_while_a_mirror_catches_up() -> None:
+    seen = [comment(1), comment(2)]
+    known = {c.id: stored(c) for c in seen}
+    settled = plan_poll(seen, known, [mirror(backfilled=True)], set())
+    assert settled.jobs == []  # a re-read of the edit window is no backfill
+    catching_up = plan_poll(seen, known, [mirror(backfilled=False)], set())
+    assert len([j for j in catching_up.jobs if j.kind == "post_comment"]) == 2
+    now = T0 + timedelta(days=2)
+    recent_only = plan_poll([*seen, comment(3, minutes=60 * 47)], known, [mirror(backfill_days=1)], set(), now=now)
+    assert [j.payload["comment_id"] for j in recent_only.jobs if j.kind == "post_comment"] == [3]
+
+
+def test_a_mirror_s_backfill_window_holds_even_when_another_mirror_lists_everything() -> None:
+    old, recent = comment(1), comment(2, minutes=60 * 47)
+    everything = mirror(name="all", targets=(MATRIX,))
+    recent_only = mirror(name="recent", backfill_days=1)
+    plan = plan_poll([old, recent], {}, [everything, recent_only], set(), now=T0 + timedelta(days=2))
+    posts = {(j.payload["chat"], j.payload["comment_id"]) for j in plan.jobs if j.kind == "post_comment"}
+    assert posts == {("matrix", 1), ("matrix", 2), ("terminal", 2)}

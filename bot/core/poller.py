@@ -129,7 +129,7 @@ class SitePoller:
             known.update(await self.store.comments_since(self.name, window_start.isoformat()))
         parents = await self._ancestors(fetched)
         mapped = await self.store.mapped_targets(self.name, list(known) + ids)
-        plan = plan_poll(fetched, known, mirrors, mapped, window_start, parents)
+        plan = plan_poll(fetched, known, mirrors, mapped, window_start, parents, now=datetime.now(UTC))
         newest = max((c.created_at for c in fetched), default=None)
         await self.store.apply_poll(
             self.name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.core.mirrors import MirrorSpec, Target
 from bot.models import Comment, CommentStatus
@@ -45,16 +45,26 @@ def thread_root(comment_id: int, parents: dict[int, int]) -> int:
     return current
 
 
-def targets_for(comment: Comment, mirrors: Sequence[MirrorSpec], parents: dict[int, int]) -> list[ThreadKey]:
+def targets_for(
+    comment: Comment, mirrors: Sequence[MirrorSpec], parents: dict[int, int]
+) -> list[tuple[ThreadKey, MirrorSpec]]:
     """The chat threads a comment belongs in, one per distinct target of the mirrors that cover it."""
-    keys: dict[Target, ThreadKey] = {}
+    keys: dict[Target, tuple[ThreadKey, MirrorSpec]] = {}
     for mirror in mirrors:
         if mirror.paused or mirror.site != comment.site or not mirror.covers(comment.post_id, comment.page_url):
             continue
         root = thread_root(comment.id, parents) if mirror.thread_per == "comment" else 0
         for target in mirror.targets:
-            keys.setdefault(target, ThreadKey(target.chat, target.channel, comment.site, comment.post_id, root))
+            thread = ThreadKey(target.chat, target.channel, comment.site, comment.post_id, root)
+            keys.setdefault(target, (thread, mirror))
     return list(keys.values())
+
+
+def in_backfill(mirror: MirrorSpec, comment: Comment, now: datetime) -> bool:
+    """Is this mirror still catching up on history that includes this comment?"""
+    if mirror.backfilled:
+        return False
+    return mirror.backfill_days is None or comment.created_at >= now - timedelta(days=mirror.backfill_days)
 
 
 def _comment_job(kind: str, comment: Comment, thread: ThreadKey, suffix: str) -> NewJob:
@@ -88,13 +98,17 @@ def plan_poll(
     mapped: set[tuple[int, str, str]],
     window_start: datetime | None = None,
     parents: dict[int, int] | None = None,
+    now: datetime | None = None,
 ) -> PollPlan:
     """Plan deliveries for what one listing of a site returned.
 
-    `known` holds the stored comments for every id in `seen` and, when `window_start` is set
-    (the listing re-read everything created since then), every stored comment of that window:
-    those missing from the listing were trashed, deleted or unapproved.
+    A comment is posted to a chat when it is new to us, or when a mirror is still catching up
+    on its history (backfill); never where it already has a message. `known` holds the stored
+    comments for every id in `seen` and, when `window_start` is set (the listing re-read
+    everything created since then), every stored comment of that window: those missing from
+    the listing were trashed, deleted or unapproved.
     """
+    now = now or datetime.now(UTC)
     plan = PollPlan()
     tree = dict(parents or {})
     tree.update({s.comment.id: s.comment.parent_id for s in known.values()})
@@ -108,15 +122,18 @@ def plan_poll(
         generation = old.generation if old else 0
         if old is not None and old.comment.status != VISIBLE:
             generation += 1  # it came back: deliver it again under fresh keys
-        if old is None or old.comment.status != VISIBLE:
+        is_new = old is None or old.comment.status != VISIBLE
+        edited = not is_new and old is not None and old.content_hash != digest
+        if is_new:
             plan.new += 1
             plan.upserts.append((comment, digest, generation))
-        elif old.content_hash != digest or old.comment != replace(comment, html=old.comment.html):
-            plan.edited += old.content_hash != digest  # or only its metadata changed
+        elif edited or (old is not None and old.comment != replace(comment, html=old.comment.html)):
+            plan.edited += edited  # else only its metadata (author name, link) changed
             plan.upserts.append((comment, digest, generation))
-        edited = old is not None and old.comment.status == VISIBLE and old.content_hash != digest
-        for thread in targets_for(comment, mirrors, tree):
-            if (comment.id, thread.chat, thread.channel) not in mapped:
+        for thread, mirror in targets_for(comment, mirrors, tree):
+            # A mirror still catching up takes its history window; afterwards, what is new.
+            wanted = in_backfill(mirror, comment, now) if not mirror.backfilled else is_new
+            if wanted and (comment.id, thread.chat, thread.channel) not in mapped:
                 plan.jobs.append(open_thread_job(thread))
                 plan.jobs.append(_comment_job("post_comment", comment, thread, f"g{generation}"))
             if edited:
@@ -131,6 +148,6 @@ def plan_poll(
             plan.removed += 1
             gone = replace(old_comment, status=CommentStatus.DELETED)
             plan.upserts.append((gone, stored.content_hash, stored.generation))
-            for thread in targets_for(old_comment, mirrors, tree):
+            for thread, _mirror in targets_for(old_comment, mirrors, tree):
                 plan.jobs.append(_comment_job("delete_comment", old_comment, thread, f"g{stored.generation}"))
     return plan
