@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -131,6 +132,14 @@ def _mirror_from_row(row: aiosqlite.Row) -> MirrorSpec:
     )
 
 
+def _create_private(path: Path) -> None:
+    """Owner-only: the store holds who said what where. SQLite gives its -wal and -shm
+    files the database file's permissions."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 class Store:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
@@ -138,6 +147,8 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
+        if str(path) != ":memory:":
+            _create_private(Path(path))
         db = await aiosqlite.connect(str(path), isolation_level=None)
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
