@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.models import ChatDelete, ChatEdit, ChatMessage
 from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME, SampleSite
 from tests.harness import Bot, site_config
 from tests.recording_chat import RecordingChat
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[SampleSite]:
-    sample = SampleSite(interval=0)
-    await sample.start()
-    yield sample
-    await sample.stop()
 
 
 def make_bot(site: SampleSite, tmp_path: Path, *chats: RecordingChat, **mirror: object) -> Bot:

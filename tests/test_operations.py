@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME, SampleSite
 from bot.store import NewJob, Store
 from tests.harness import Bot, site_config
 from tests.recording_chat import RecordingChat
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[SampleSite]:
-    sample = SampleSite(interval=0)
-    await sample.start()
-    yield sample
-    await sample.stop()
 
 
 async def test_terminal_admin_commands_change_mirrors_and_survive_a_restart(site: SampleSite, tmp_path: Path) -> None:

@@ -51,13 +51,6 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[SampleSite]:
-    sample = SampleSite(interval=0)
-    await sample.start()
-    yield sample
-    await sample.stop()
-
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:

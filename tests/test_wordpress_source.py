@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -11,14 +10,6 @@ from bot.config import WordPressSite
 from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME, SampleSite
 from bot.sources.base import DuplicateComment, SourceError
 from bot.sources.wordpress import WordPressSource
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[SampleSite]:
-    sample = SampleSite(interval=0)
-    await sample.start()
-    yield sample
-    await sample.stop()
 
 
 def source_for(site: SampleSite, password: str | None = BOT_APP_PASSWORD) -> WordPressSource:

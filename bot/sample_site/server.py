@@ -68,21 +68,6 @@ from .wpformat import (
     wptexturize,
 )
 
-__all__ = [
-    "BOT_APP_PASSWORD",
-    "BOT_EMAIL",
-    "BOT_USERNAME",
-    "BOT_USER_ID",
-    "MAIN_POST_ID",
-    "SECOND_POST_ID",
-    "SITE_NAME",
-    "RestError",
-    "SampleSite",
-    "SiteComment",
-    "SitePost",
-    "SiteUser",
-]
-
 log = logging.getLogger(__name__)
 
 SITE_NAME = discussion.SITE_NAME
