@@ -10,15 +10,18 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import __version__
 from bot.chats import build_chats
+from bot.chats.base import ChatError
 from bot.chats.terminal import TerminalChat
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, FeedSite, HtmlSite, WordPressSite, load_config
 from bot.core.app import App
 from bot.core.mirrors import MirrorSpec
 from bot.logs import setup_logging
+from bot.sources import build_source
 from bot.sources.wordpress import WordPressSource
 from bot.store import Store
 
@@ -141,6 +144,10 @@ async def run(config: Config) -> int:
     terminal = chats.get("terminal")
     try:
         await _serve_until_stopped(app, terminal.quit_requested if isinstance(terminal, TerminalChat) else None)
+    except ChatError as exc:  # e.g. a token the platform refuses: nothing to retry, an admin must act
+        print(f"chat error: {exc}", file=sys.stderr)
+        await app.stop()
+        return 2
     finally:
         await store.close()
     return 0
@@ -151,6 +158,8 @@ async def check(config: Config, path: str, online: bool) -> int:
     print(f"Store: {config.store.path}")
     for name, site in config.sites.items():
         access = f"reads, and posts replies as {site.username}" if site.can_post else "read-only (no app_password)"
+        if site.kind != "wordpress":
+            access = f"read-only, from {site.describe_kind}"
         print(
             f"Site {name}: {site.url} — {access}; polls every {site.poll_interval:g}s, "
             f"notices edits/deletions for {site.edit_window_hours:g}h"
@@ -167,17 +176,47 @@ async def check(config: Config, path: str, online: bool) -> int:
 
     failed = False
     for name, site in config.sites.items():
-        source = WordPressSource(name, site)
+        source = build_source(name, site)
+        problem = False
         try:
             await source.start()
-            login = f"; logged in as user id {source.bot_user_id}" if site.can_post else ""
-            print(f"Site {name}: REST API at {source.api_root}{login}")
+            if isinstance(source, WordPressSource):
+                await source.list_comments(datetime.now(UTC))  # the comments route answers (one request)
+                login = f"; logged in as user id {source.bot_user_id}" if site.can_post else ""
+                print(f"Site {name}: REST API at {source.api_root}{login}")
+            else:
+                comments = await source.list_comments(None)
+                pages = len({c.post_id for c in comments})
+                print(
+                    f"Site {name}: read {len(comments)} comment(s) on {pages} page(s) "
+                    f"with {source.requests_made} request(s)"
+                )
         except Exception as exc:
-            failed = True
+            failed = problem = True
             print(f"Site {name}: PROBLEM: {exc}")
         finally:
             await source.close()
+        if problem or site.kind != "wordpress":
+            await _print_detection(name, site)
     return 1 if failed else 0
+
+
+async def _print_detection(name: str, site: WordPressSite) -> None:
+    """What the site's first page offers (REST API? feed? comment markup?), and the config for it."""
+    from textwrap import indent
+
+    from bot.sources.detect import detect
+
+    pages = site.pages if isinstance(site, HtmlSite | FeedSite) else []
+    url = pages[0] if pages else site.url
+    found = await detect(url)
+    print(f"  {url} offers: {', '.join(found.kinds) or 'nothing the bot can read'}")
+    for line in found.summary():
+        print(f"    {line}")
+    configured: str = "feed+pages" if isinstance(site, FeedSite) and pages else site.kind
+    if found.best_kind != configured:
+        print(f"  suggested config ({found.best_kind or 'a custom profile'}):")
+        print(indent(found.suggestion(name), "    "), end="")
 
 
 async def backfill(config: Config, only: list[str] | None) -> int:

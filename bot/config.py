@@ -17,12 +17,16 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+from bot.sources.profiles import Profile, ProfileChoice, ProfileProblem
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 NAME = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -75,6 +79,128 @@ class WordPressSite(Strict):
     def can_post(self) -> bool:
         return self.app_password is not None
 
+    @property
+    def describe_kind(self) -> str:
+        return "WordPress REST API"
+
+
+# The read-only kinds extend WordPressSite: every kind shares its polling settings (the poller
+# reads poll_interval, edit_window_hours and recheck_interval from any site), but they only read.
+class _ReadOnlySite(WordPressSite):
+    pages: list[str] = Field(default_factory=list, description="pages (posts) whose comments are read")
+    profile: Annotated[
+        Annotated[Literal["auto", "block", "classic"], Tag("named")] | Annotated[Profile, Tag("custom")],
+        Discriminator(lambda v: "custom" if isinstance(v, dict | Profile) else "named"),
+    ] = "auto"
+    max_comment_pages: int = Field(50, ge=1, le=1000, description="comment pages (/comment-page-N/) read per page")
+
+    @field_validator("pages")
+    @classmethod
+    def _page_urls(cls, value: list[str]) -> list[str]:
+        for index, url in enumerate(value):
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise _RefError(
+                    None,
+                    f"pages[{index}] is not an http(s) URL: {url!r}",
+                    "list each page by its full address, e.g. https://blog.example.org/2024/hello/",
+                )
+        return [url.split("#", 1)[0] for url in value]
+
+    @model_validator(mode="after")
+    def _read_only(self) -> _ReadOnlySite:
+        if self.username is not None or self.app_password is not None:
+            raise _RefError(
+                None,
+                f"a site of kind {self.kind} only reads; it cannot post replies with username/app_password",
+                "remove username and app_password (or use kind: wordpress if the site has the REST API)",
+            )
+        return self
+
+    @property
+    def can_post(self) -> bool:
+        return False
+
+
+class HtmlSite(_ReadOnlySite):
+    """A site read from its pages' HTML comment lists (no REST API needed). Read-only."""
+
+    kind: Literal["html"] = "html"  # type: ignore[assignment]
+    pages: list[str] = Field(min_length=1, description="pages (posts) whose comments are read")
+
+    @property
+    def describe_kind(self) -> str:
+        return f"HTML comment pages ({len(self.pages)} page(s), profile {_profile_name(self.profile)})"
+
+
+class FeedSite(_ReadOnlySite):
+    """A site read from its RSS/Atom comment feeds; with `pages:`, the feed tells which of those
+    pages to read for their full comment tree (combined mode). Read-only."""
+
+    kind: Literal["feed"] = "feed"  # type: ignore[assignment]
+    feeds: list[str] = Field(
+        default_factory=list, description="comment feed URLs; default: the site's <url>comments/feed/"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_window_for_a_feed_alone(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("pages") and "edit_window_hours" not in data:
+            return {**data, "edit_window_hours": 0}
+        return data
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_urls(cls, value: list[str]) -> list[str]:
+        for index, url in enumerate(value):
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise _RefError(
+                    None,
+                    f"feeds[{index}] is not an http(s) URL: {url!r}",
+                    "write the feed's full address, e.g. https://blog.example.org/comments/feed/",
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _window_needs_pages(self) -> FeedSite:
+        if not self.pages and self.edit_window_hours > 0:
+            raise _RefError(
+                None,
+                "edit_window_hours needs pages: a feed alone cannot tell a deleted comment "
+                "from one that scrolled out of it",
+                "remove edit_window_hours (a feed-only site notices new comments, and edits while "
+                "they are in the feed), or list pages: to read them for edits and deletions",
+            )
+        return self
+
+    @property
+    def feed_urls(self) -> list[str]:
+        return self.feeds or [self.url + "comments/feed/"]
+
+    @property
+    def describe_kind(self) -> str:
+        feeds = ", ".join(self.feed_urls)
+        if self.pages:
+            return f"comment feed {feeds} + {len(self.pages)} page(s) read for the tree"
+        return f"comment feed {feeds} (new comments only; no deletions)"
+
+
+SITE_KINDS = ("wordpress", "html", "feed")
+
+
+def _site_kind(value: Any) -> str:
+    kind = value.get("kind", "wordpress") if isinstance(value, dict) else getattr(value, "kind", "wordpress")
+    return str(kind)
+
+
+def _profile_name(profile: ProfileChoice) -> str:
+    return profile.name if isinstance(profile, Profile) else profile
+
+
+SiteSettings = Annotated[
+    Annotated[WordPressSite, Tag("wordpress")] | Annotated[HtmlSite, Tag("html")] | Annotated[FeedSite, Tag("feed")],
+    Discriminator(_site_kind),
+]
+
 
 class TerminalChat(Strict):
     enabled: bool = True
@@ -94,6 +220,21 @@ class MatrixChat(Strict):
     rooms: list[str] = Field(default_factory=list, description="rooms to join at start")
     admins: list[str] = Field(default_factory=list, description="Matrix ids allowed to use admin commands")
     admin_power_level: int = 50
+    command_prefix: str = Field("!", min_length=1, max_length=8, description="what starts a command: !mirror list")
+    sync_timeout: float = Field(30.0, ge=0, le=300, description="seconds a sync request waits for news")
+    request_timeout: float = Field(30.0, gt=0, description="seconds before a request to the homeserver gives up")
+    rate_limit_max_wait: float = Field(
+        30.0, ge=0, description="seconds one delivery waits out rate limits before the outbox retries it later"
+    )
+
+    @field_validator("homeserver")
+    @classmethod
+    def _homeserver_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise _RefError(
+                None, f"not an http(s) URL: {value!r}", "write the client API address, e.g. https://matrix.example.org"
+            )
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _one_login(self) -> MatrixChat:
@@ -103,12 +244,27 @@ class MatrixChat(Strict):
 
 
 class DiscordChat(Strict):
-    """The Discord adapter (bot/chats/discord.py). Owned by the Discord issue; fields may grow."""
+    """The Discord adapter (bot/chats/discord/). See docs/discord.md."""
 
     enabled: bool = True
     token: SecretStr
-    guilds: list[int] = Field(default_factory=list, description="guild ids to sync slash commands to")
-    api_base: str | None = Field(None, description="override Discord's API URL (tests, proxies)")
+    guilds: list[int] = Field(
+        default_factory=list, description="guild ids to sync slash commands to (none: sync them globally)"
+    )
+    api_base: str | None = Field(
+        None,
+        description="override Discord's API URL, e.g. http://127.0.0.1:8080/api/v10 (tests, proxies); "
+        "the gateway URL is then asked from it (GET /gateway/bot) unless gateway_url is set",
+    )
+    gateway_url: str | None = Field(None, description="override the gateway websocket URL")
+    connect_timeout: float = Field(60.0, gt=0, description="seconds to wait for the gateway's READY at start")
+
+    @field_validator("api_base", "gateway_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(https?|wss?)://[^/\s]+", value):
+            raise _RefError(None, f"not a URL: {value!r}", "write a full URL, e.g. http://127.0.0.1:8080/api/v10")
+        return value.rstrip("/") if value else value
 
 
 class Chats(Strict):
@@ -145,13 +301,56 @@ class Store(Strict):
     path: str = "thread-mirror.db"
 
 
+class SummarizeLLM(Strict):
+    """An OpenAI-compatible chat completions endpoint (OpenAI, Ollama, vLLM) that words summaries."""
+
+    base_url: str = Field(description="API base, e.g. http://127.0.0.1:11434/v1 (…/chat/completions is added)")
+    model: str = Field(min_length=1)
+    api_key: SecretStr | None = None
+    timeout: float = Field(default=30.0, gt=0, description="seconds for one request, then the offline summary")
+    max_input_tokens: int = Field(default=6000, ge=500, description="token budget for one request's comments")
+    max_output_tokens: int = Field(default=800, ge=100)
+    max_requests: int = Field(default=6, ge=1, description="requests for one summary (long threads go in parts)")
+    json_mode: bool = Field(default=True, description="ask for response_format json_object (turn off if refused)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise _RefError(None, f"not an http(s) URL: {value!r}", "write the API's base URL, e.g. http://host/v1")
+        return value.rstrip("/")
+
+
+class SummarizeSettings(Strict):
+    """`summarize:`: offline summaries by default; an LLM when `llm` is set."""
+
+    llm: SummarizeLLM | None = None
+    rate_limit: int = Field(default=5, ge=0, description="summaries one person may ask for per rate_window (0: any)")
+    rate_window: float = Field(default=600.0, gt=0, description="seconds")
+    cache_size: int = Field(default=256, ge=0, description="summaries kept in memory, by thread content")
+
+
 class Config(Strict):
     store: Store = Store()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     secrets_file: str | None = None
-    sites: dict[Annotated[str, Field(pattern=NAME)], WordPressSite] = Field(min_length=1)
+    sites: dict[Annotated[str, Field(pattern=NAME)], SiteSettings] = Field(min_length=1)
     chats: Chats = Chats()
     mirrors: list[Mirror] = Field(default_factory=list)
+    summarize: SummarizeSettings = SummarizeSettings()
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _known_kinds(cls, value: Any) -> Any:
+        for name, site in (value or {}).items() if isinstance(value, dict) else ():
+            kind = site.get("kind", "wordpress") if isinstance(site, dict) else "wordpress"
+            if kind not in SITE_KINDS:
+                raise _RefError(
+                    f"sites.{name}.kind",
+                    f"unknown site kind {kind!r}",
+                    "use wordpress (the REST API), html (comment pages) or feed (comment feeds)",
+                )
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -172,7 +371,16 @@ class Config(Strict):
                     f"unknown site {mirror.site!r}",
                     f"use one of the names under sites: ({', '.join(sorted(self.sites))})",
                 )
-            if mirror.relay != "off" and not self.sites[mirror.site].can_post:
+            site = self.sites[mirror.site]
+            if mirror.relay != "off" and site.kind != "wordpress":
+                raise _RefError(
+                    f"{where}.relay",
+                    f"relay is {mirror.relay!r} but site {mirror.site!r} is kind: {site.kind}, "
+                    "which only reads the site (it cannot post replies)",
+                    "set relay: off on this mirror (or use kind: wordpress with an application password "
+                    "if the site has the REST API)",
+                )
+            if mirror.relay != "off" and not site.can_post:
                 raise _RefError(
                     f"{where}.relay",
                     f"relay is {mirror.relay!r} but site {mirror.site!r} has no username/app_password",
@@ -267,8 +475,12 @@ def _substitute(node: Any, env: dict[str, str], file: str, path: str) -> Any:
 
 
 def _loc_to_key(loc: tuple[int | str, ...]) -> str:
+    parts = list(loc)
+    if len(parts) >= 3 and parts[0] == "sites" and parts[2] in SITE_KINDS:
+        del parts[2]  # the union's tag (the site's kind) is not a key of the file
+    parts = [p for i, p in enumerate(parts) if not (i and parts[i - 1] == "profile" and p in ("named", "custom"))]
     key = ""
-    for part in loc:
+    for part in parts:
         if isinstance(part, int):
             key += f"[{part}]"
         elif part in ("function-after", "literal['all']") or str(part).startswith(("list[", "function-")):
@@ -284,6 +496,8 @@ def _first_error(error: ValidationError, file: str) -> ConfigError:
         if isinstance(ctx_error, _RefError):
             key = ctx_error.key or _loc_to_key(item["loc"])
             return ConfigError(file, key, ctx_error.problem, ctx_error.fix)
+        if isinstance(ctx_error, ProfileProblem):
+            return ConfigError(file, _loc_to_key(item["loc"]), ctx_error.problem, ctx_error.fix)
     # Unions report one error per branch; the first one is the most useful.
     item = error.errors()[0]
     key = _loc_to_key(item["loc"])

@@ -4,7 +4,7 @@ import pytest
 
 from bot.sample_site import SampleSite
 
-pytest_plugins = ["tests.realwp"]
+pytest_plugins = ["tests.realwp", "tests.synapse"]
 
 
 @pytest.fixture

@@ -17,4 +17,12 @@ def build_chats(config: Config, store: Store, interactive: bool) -> dict[str, Ch
         from bot.chats.terminal import TerminalChat
 
         chats["terminal"] = TerminalChat(settings.terminal, input_stream=sys.stdin if interactive else None)
+    if settings.discord is not None and settings.discord.enabled:
+        from bot.chats.discord import DiscordChat
+
+        chats["discord"] = DiscordChat(settings.discord, store)
+    if settings.matrix is not None and settings.matrix.enabled:
+        from bot.chats.matrix import MatrixChat
+
+        chats["matrix"] = MatrixChat(settings.matrix, store)
     return chats

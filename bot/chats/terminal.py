@@ -28,6 +28,7 @@ HELP = """Terminal commands:
   delete <#msg>           remove your message (and trash its copy on the site)
   name <your name>        how your replies are signed ("<name> (via terminal)")
   mirror ...              admin commands: mirror help for the list
+  summarize <thread> [short|long]   a summary of a thread's discussion
   help, quit"""
 
 FIRST_ARG = {"mirror add": "url"}
@@ -196,6 +197,8 @@ class TerminalChat:
             await self._delete(words[1].lstrip("#"))
         elif verb == "mirror":
             await self._command(line.strip().lstrip("/"))
+        elif verb == "summarize":
+            await self._summarize(line.split()[1:])
         else:
             self.say("Not understood. Type `help`.")
 
@@ -290,6 +293,40 @@ class TerminalChat:
                 user_id="local",
                 is_admin=True,  # the terminal is the operator's own
                 name=name,
+                args=args,
+                respond=self._respond,
+            )
+        )
+
+    async def _summarize(self, words: list[str]) -> None:
+        """`summarize <thread> [short|long]`; the thread may be left out when there is only one."""
+        number = next((w.strip("[]#") for w in words if w.strip("[]#").isdigit()), None)
+        args: dict[str, str] = {}
+        for word in words:
+            key, sep, value = word.partition("=")
+            if sep:
+                args[key] = value
+        length = next((w.lower() for w in words if w.lower() in ("short", "long")), None)
+        if length:
+            args["length"] = length
+        if number is None and len(self.thread_numbers) == 1:
+            number = str(next(iter(self.thread_numbers.values())))
+        thread_ref = next((r for r, n in self.thread_numbers.items() if str(n) == number), None)
+        if thread_ref is None:
+            which = f"No thread [{number}]" if number else "Which thread?"
+            self.say(f"{which} Type `threads`, then: summarize <thread> [short|long]")
+            return
+        if self.events is None:
+            return
+        await self.events.on_command(
+            CommandCall(
+                chat=self.name,
+                channel=self.thread_channels.get(thread_ref, "terminal"),
+                thread_ref=thread_ref,
+                user_name=self.user_name,
+                user_id="local",
+                is_admin=True,
+                name="summarize",
                 args=args,
                 respond=self._respond,
             )

@@ -42,7 +42,9 @@ MirrorCommand = Callable[[CommandHost, CommandCall], Awaitable[str]]
 HELP = """Mirror commands (admins only):
   mirror add <page or site URL> [channel=...] [mode=page|comment] [relay=off|approved|pending] [name=...]
   mirror remove <name>       mirror pause <name>       mirror resume <name>
-  mirror list                mirror status [name]"""
+  mirror list                mirror status [name]
+For everyone, in a mirrored thread:
+  summarize [short|long]     a summary of the thread (admins: public=yes to post it for everyone)"""
 
 
 def _required(call: CommandCall, key: str) -> str:
@@ -150,6 +152,13 @@ async def show_help(host: CommandHost, call: CommandCall) -> str:
     return HELP
 
 
+async def summarize(host: CommandHost, call: CommandCall) -> str:
+    # Imported on first use: the summarizer and what it loads stay out of an idle bot.
+    from bot.commands.summarize import summarize as handler
+
+    return await handler(host, call)
+
+
 COMMANDS: dict[str, tuple[MirrorCommand, bool]] = {
     "mirror add": (mirror_add, True),
     "mirror remove": (mirror_remove, True),
@@ -158,6 +167,7 @@ COMMANDS: dict[str, tuple[MirrorCommand, bool]] = {
     "mirror resume": (mirror_resume, True),
     "mirror status": (mirror_status, True),
     "help": (show_help, False),
+    "summarize": (summarize, False),
 }
 
 

@@ -16,8 +16,8 @@ from bot.core.mirrors import MirrorSpec, normalize_url
 from bot.core.outbox import Outbox
 from bot.core.poller import SitePoller
 from bot.models import ChatEvent, CommandCall
+from bot.sources import build_source
 from bot.sources.base import SiteSource
-from bot.sources.wordpress import WordPressSource
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class App:
         self.store = store
         self.chats = chats
         self.sources: dict[str, SiteSource] = sources or {
-            name: WordPressSource(name, site) for name, site in config.sites.items()
+            name: build_source(name, site) for name, site in config.sites.items()
         }
         self.site_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.delivery = ChatDelivery(store, chats, self.sources)

@@ -130,9 +130,17 @@ class ChatToSite:
 
     # -- side effects ------------------------------------------------------------------
 
+    async def _source(self, site: str) -> SiteSource:
+        """The site's source, connected (a relay can run before the first poll has connected it)."""
+        source = self.sources.get(site)
+        if source is None:
+            raise PermanentError(f"site {site!r} is not configured (any more)")
+        await source.start()
+        return source
+
     async def relay(self, job: Job) -> Done:
         p = job.payload
-        source = self.sources[p["site"]]
+        source = await self._source(p["site"])
         post_id, author, html = int(p["post_id"]), str(p["author_name"]), str(p["html"])
         async with self.site_locks[p["site"]]:
             parent_id = await self._approved_parent(source, post_id, int(p["parent_id"]))
@@ -166,10 +174,10 @@ class ChatToSite:
 
     async def relay_edit(self, job: Job) -> Done:
         p = job.payload
-        await self.sources[p["site"]].edit_reply(int(p["comment_id"]), str(p["html"]))
+        await (await self._source(p["site"])).edit_reply(int(p["comment_id"]), str(p["html"]))
         return Done()
 
     async def relay_delete(self, job: Job) -> Done:
         p = job.payload
-        await self.sources[p["site"]].trash_reply(int(p["comment_id"]))
+        await (await self._source(p["site"])).trash_reply(int(p["comment_id"]))
         return Done(remove_map=[(str(p["chat"]), str(p["message_ref"]))])
