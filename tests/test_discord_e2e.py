@@ -320,7 +320,10 @@ async def test_slash_commands_for_admins_and_refusals_for_others(
     await bot.start()
 
     # Synced to the guild: /mirror with its subcommands, for Manage Server by default, guild only.
-    [command] = fake.commands[world.guild.id]
+    commands = {c["name"]: c for c in fake.commands[world.guild.id]}
+    assert set(commands) == {"mirror", "summarize"}
+    assert not commands["summarize"].get("default_member_permissions")  # /summarize is for everyone
+    command = commands["mirror"]
     assert command["name"] == "mirror" and command["default_member_permissions"] == str(MANAGE_GUILD)
     assert command["contexts"] == [0] or command["dm_permission"] is False
     subcommands = {o["name"]: o for o in command["options"]}
@@ -351,6 +354,14 @@ async def test_slash_commands_for_admins_and_refusals_for_others(
     ]
     await bot.settle()
     assert len(fake.threads_in(world.forum.id)) == 1
+
+    # /summarize in a mirrored thread: for everyone, private to the asker unless an admin asks for public.
+    [thread] = fake.threads_in(world.forum.id)
+    for member, public, private in ((world.alice, False, True), (world.alice, True, True), (world.admin, True, False)):
+        asked = await fake.invoke(member, thread, "summarize", None, {"length": "short", "public": public})
+        await fake.wait_for(lambda asked=asked: bool(asked.followups), what="/summarize")
+        assert asked.all_ephemeral() == private
+        assert "\n".join(asked.replies()).startswith("Summary:") and f"First! ({n})" in asked.replies()[-1]
 
     # autocomplete offers the mirror names (to admins only)
     choose = await fake.invoke(world.admin, world.text, "mirror", "pause", {"name": "fer"}, focused="name")

@@ -772,30 +772,33 @@ class DiscordChat:
     # -- slash commands (CommandHost) ----------------------------------------------------
 
     async def run_command(self, interaction: discord.Interaction, name: str, args: dict[str, str]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        perms = interaction.permissions
+        is_admin = perms.manage_guild or perms.administrator
+        # Answers are private, except a summary an admin asked to post for everyone.
+        ephemeral = not (name == "summarize" and args.get("public") == "yes" and is_admin)
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         channel = interaction.channel
         in_thread = isinstance(channel, discord.Thread)
         parent = channel.parent_id if isinstance(channel, discord.Thread) else interaction.channel_id
-        perms = interaction.permissions
         call = CommandCall(
             chat=self.name,
             channel=str(parent or ""),
             thread_ref=str(interaction.channel_id) if in_thread else None,
             user_name=interaction.user.display_name,
             user_id=str(interaction.user.id),
-            is_admin=perms.manage_guild or perms.administrator,
+            is_admin=is_admin,
             name=name,
             args=args,
-            respond=partial(self._respond, interaction),
+            respond=partial(self._respond, interaction, ephemeral),
         )
         if self.events is None:
-            await self._respond(interaction, "The bot is still starting; try again in a moment.")
+            await self._respond(interaction, True, "The bot is still starting; try again in a moment.")
             return
         await self.events.on_command(call)
 
-    async def _respond(self, interaction: discord.Interaction, text: str) -> None:
+    async def _respond(self, interaction: discord.Interaction, ephemeral: bool, text: str) -> None:
         for part in split_message(text, MAX_MESSAGE) or ["(nothing to say)"]:
-            await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await interaction.followup.send(part, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
 
     async def mirror_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         perms = interaction.permissions

@@ -5,15 +5,13 @@ turns them into the platform-neutral `CommandCall` that `bot.commands` answers (
 Manage Server again: `default_member_permissions` only hides commands, server admins can
 re-grant them to anyone).
 
-A later `/summarize` belongs here too: a top-level `@app_commands.command(name="summarize")`
-added in `build_tree` next to `MirrorCommands`, calling
-`host.run_command(interaction, "summarize", {...})`, with `summarize` added to
-`bot.commands`' table (marked not admin-only there if everyone may use it).
+`/summarize` is for everyone; its answer is private to the asker unless an admin asks for it
+to be public.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import discord
 from discord import app_commands
@@ -100,6 +98,17 @@ class MirrorCommands(app_commands.Group):
     status.autocomplete("name")(_names)
 
 
+def summarize_command(host: CommandHost) -> app_commands.Command[Any, ..., None]:
+    @app_commands.command(name="summarize", description="Summarize this thread's discussion")
+    @app_commands.describe(length="a short or a long summary", public="post it for everyone (admins only)")
+    async def summarize(
+        interaction: discord.Interaction, length: Literal["short", "long"] = "short", public: bool = False
+    ) -> None:
+        await host.run_command(interaction, "summarize", {"length": length, "public": "yes" if public else "no"})
+
+    return summarize
+
+
 class Tree(app_commands.CommandTree[discord.Client]):
     host: CommandHost
 
@@ -112,8 +121,9 @@ def build_tree(client: discord.Client, host: CommandHost, guild_ids: list[int]) 
     tree = Tree(client)
     tree.host = host
     guilds = [discord.Object(id=g) for g in guild_ids]
-    if guilds:
-        tree.add_command(MirrorCommands(host), guilds=guilds)
-    else:
-        tree.add_command(MirrorCommands(host))
+    for command in (MirrorCommands(host), summarize_command(host)):
+        if guilds:
+            tree.add_command(command, guilds=guilds)
+        else:
+            tree.add_command(command)
     return tree
