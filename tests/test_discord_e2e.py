@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 
 from tests.fake_discord import FakeDiscord
-from tests.fake_discord.model import GUILD_FORUM, MANAGE_GUILD, MANAGE_WEBHOOKS, Channel, Guild, Member, Message
+from tests.fake_discord.model import (
+    GUILD_FORUM,
+    MANAGE_GUILD,
+    MANAGE_WEBHOOKS,
+    READ_MESSAGE_HISTORY,
+    Channel,
+    Guild,
+    Member,
+    Message,
+)
 from tests.fake_discord.support import DiscordBot, ErrorWatch, bot_config, discord_config, watch_errors
 from tests.realwp import RealWordPress
 
@@ -297,7 +306,18 @@ async def test_without_manage_webhooks_the_bot_posts_as_itself_and_says_so(
     await fake.wait_for(lambda: bool(interaction.followups), what="the status answer")
     [answer] = interaction.replies()
     assert "no Manage Webhooks permission" in answer and f"<#{world.text.id}>" in answer
+    assert "Read Message History" not in answer
     assert interaction.all_ephemeral()
+
+    # Without Read Message History a retry could not check what arrived: status says that too.
+    fake.deny(world.text, fake.bot_role(world.guild).id, READ_MESSAGE_HISTORY)
+    await fake.dispatch("CHANNEL_UPDATE", world.text.payload(), 1)
+    await asyncio.sleep(0.05)
+    await asyncio.to_thread(wp.add_comment, post["id"], "One more for the history check.", "Nils")
+    await bot.settle()
+    assert bot.adapter is not None
+    health = await bot.adapter.health()
+    assert health is not None and "no Read Message History permission" in health
     await bot.stop()
 
 

@@ -501,11 +501,27 @@ class DiscordChat:
     ) -> list[str]:
         channel_id, thread_id = _snowflake(channel, "channel"), _snowflake(thread_ref, "thread")
         async with self._guard(f"post comment {message.comment.id} in thread {thread_ref}") as client:
-            await self._channel(client, channel_id)  # cached, or fetched once: for the guild id of links
+            target = await self._channel(client, channel_id)  # cached, or fetched once (guild id for links)
+            self._check_history(target)
             hook = await self._webhook(client, channel_id)
             parts = self._render(client, channel_id, thread_ref, message, as_bot=hook is None)
             sent = await self._send_parts(client, channel_id, thread_id, parts, message, key, resuming, set(), set())
             return [str(sent[i]) for i in range(len(parts))]
+
+    def _check_history(self, channel: Any) -> None:
+        """Without Read Message History Discord answers an empty history: a retry after a crash
+        could not see what already arrived (and might post it twice). Say so in health()."""
+        if not isinstance(channel, discord.TextChannel | discord.ForumChannel) or channel.guild.me is None:
+            return
+        topic = f"history:{channel.id}"
+        if channel.permissions_for(channel.guild.me).read_message_history:
+            self.problems.pop(topic, None)
+        elif topic not in self.problems:
+            self.problems[topic] = (
+                f"no Read Message History permission in <#{channel.id}>: after a crash a comment there "
+                "could be posted twice"
+            )
+            log.warning("%s", self.problems[topic])
 
     async def _send_parts(
         self,
