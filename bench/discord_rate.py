@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME, SampleSite
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.model import MANAGE_WEBHOOKS
+from tests.fake_discord.server import RequestRecord
 from tests.fake_discord.support import DiscordBot, bot_config, discord_config
 
 WEBHOOK_EXECUTE = "POST webhooks/{webhook_id}/{webhook_token}"
@@ -54,6 +55,18 @@ class Result:
     def rate(self) -> float:
         """Deliveries per second after the first one (the first opens the clock)."""
         return (self.delivered - 1) / self.seconds if self.seconds > 0 else float("inf")
+
+
+def comment_requests(fake: FakeDiscord, scenario: Scenario, channel_id: int) -> list[RequestRecord]:
+    """The requests that posted comments (not the threads' starter messages)."""
+    attempts = fake.requests_to(scenario.route)
+    if scenario.route == BOT_MESSAGE:
+        attempts = [r for r in attempts if int(r.path.split("/")[1]) != channel_id]
+    return attempts
+
+
+def delivered(fake: FakeDiscord, scenario: Scenario, channel_id: int) -> int:
+    return sum(1 for r in comment_requests(fake, scenario, channel_id) if r.status == 200)
 
 
 async def run(scenario: Scenario, comments: int, limit: int, per: float) -> Result:
@@ -95,11 +108,12 @@ async def run(scenario: Scenario, comments: int, limit: int, per: float) -> Resu
             fake.force_429(scenario.route, scenario.forced_429, per)
         began = time.monotonic()
         await bot.settle(within=600)
+        # A retry may be scheduled further ahead than settle() looks (a long retry_after): wait for it.
+        await fake.wait_for(lambda: delivered(fake, scenario, channel.id) >= expected, within=600, what="every comment")
+        await bot.settle(within=600)
         elapsed = time.monotonic() - began
         await bot.stop()
-    attempts = fake.requests_to(scenario.route)
-    if scenario.route == BOT_MESSAGE:  # count only the comments, not the threads' starter messages
-        attempts = [r for r in attempts if int(r.path.split("/")[1]) != channel.id]
+    attempts = comment_requests(fake, scenario, channel.id)
     accepted = [r for r in attempts if r.status == 200]
     # from the first attempt (429s included) to the last accepted delivery
     seconds = accepted[-1].at - attempts[0].at if len(accepted) > 1 else elapsed

@@ -311,7 +311,7 @@ async def test_without_manage_webhooks_the_bot_posts_as_itself_and_says_so(
 
     # Without Read Message History a retry could not check what arrived: status says that too.
     fake.deny(world.text, fake.bot_role(world.guild).id, READ_MESSAGE_HISTORY)
-    await fake.dispatch("CHANNEL_UPDATE", world.text.payload(), 1)
+    await fake.channel_changed(world.text)
     await asyncio.sleep(0.05)
     await asyncio.to_thread(wp.add_comment, post["id"], "One more for the history check.", "Nils")
     await bot.settle()
@@ -561,3 +561,28 @@ async def test_without_the_message_content_intent_comments_still_flow_and_status
         assert health is not None and "Message Content intent" in health
         await bot.stop()
     await fake.stop()
+
+
+async def test_a_deleted_webhook_is_replaced(
+    wordpress: RealWordPress, world: World, errors: ErrorWatch, tmp_path: Path
+) -> None:
+    wp, fake = wordpress, world.fake
+    post, made = await asyncio.to_thread(discussion, wp)
+    bot = make_bot(wp, fake, world, tmp_path, world.text, post["id"])
+    await bot.start()
+    await bot.settle()
+    [thread] = fake.threads_in(world.text.id)
+    [old_hook] = list(fake.webhooks)
+    del fake.webhooks[old_hook]  # a moderator deleted it in the channel settings
+
+    late = await asyncio.to_thread(wp.add_comment, post["id"], "After the webhook was deleted.", "Nils")
+    await asyncio.to_thread(wp.edit_comment, made[0]["id"], "Finally, a sensible timetable (edited).")
+    await bot.settle(recheck=True)
+    [new_hook] = list(fake.webhooks)
+    assert new_hook != old_hook
+    comments = parts_by_comment(fake, thread)
+    assert comments[late["id"]][0].webhook_id == new_hook
+    # The old webhook's messages can no longer be edited by anyone: the edit is posted anew.
+    assert "(edited)" in comments[made[0]["id"]][-1].content
+    assert comments[made[0]["id"]][-1].webhook_id == new_hook
+    await bot.stop()

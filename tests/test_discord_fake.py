@@ -191,6 +191,8 @@ async def test_nonces_threads_webhooks_and_archived_threads(fake: FakeDiscord, h
     assert status == 201 and thread["id"] == first[1]["id"] and thread["type"] == 11
     status, body, _ = await call(http, "POST", f"channels/{text.id}/messages/{first[1]['id']}/threads", {"name": "T"})
     assert (status, body["code"]) == (400, 160004)
+    status, bare, _ = await call(http, "POST", f"channels/{text.id}/threads", {"name": "No starter", "type": 11})
+    assert status == 201 and bare["parent_id"] == str(text.id) and bare["thread_metadata"]["archived"] is False
     status, post, _ = await call(
         http, "POST", f"channels/{forum.id}/threads", {"name": "P", "message": {"content": "first"}}
     )

@@ -197,3 +197,21 @@ def test_the_invite_link_in_the_docs_has_exactly_the_needed_permissions() -> Non
     assert links
     for link in links:
         assert f"permissions={needed.value}" in link and "scope=bot+applications.commands" in link
+
+
+def test_webhook_tokens_are_hidden_in_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from bot.chats.discord.adapter import redact
+    from bot.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging("info", ["config-secret"])
+        redact("webhook-token-123")
+        logging.getLogger("discord.webhook.async_").info("POST /webhooks/1/webhook-token-123 with config-secret")
+        assert "POST /webhooks/1/*** with ***" in capsys.readouterr().err
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)

@@ -299,6 +299,10 @@ class FakeDiscord:
     def deny(self, channel: Channel, role_or_member_id: int, permissions: int, member: bool = False) -> None:
         channel.overwrites.append(Overwrite(role_or_member_id, 1 if member else 0, deny=permissions))
 
+    async def channel_changed(self, channel: Channel) -> None:
+        """Tell connected clients a channel changed (CHANNEL_UPDATE), e.g. after `deny`."""
+        await self.dispatch("CHANNEL_UPDATE", channel.payload(), INTENT_GUILDS)
+
     def guild_of(self, channel_id: int) -> Guild:
         return self.guilds[self.channels[channel_id].guild_id]
 

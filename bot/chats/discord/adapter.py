@@ -45,6 +45,7 @@ from bot.chats.discord.render import (
 )
 from bot.config import DiscordChat as DiscordSettings
 from bot.convert import split_message
+from bot.logs import RedactSecrets
 from bot.models import ChatDelete, ChatEdit, ChatEvent, ChatMessage, CommandCall, MirroredComment, ThreadHeader
 from bot.store import Store
 
@@ -101,6 +102,14 @@ def http_error(exc: discord.HTTPException, doing: str) -> ChatError:
     if exc.status == 404:
         return ChatError(f"could not {doing}: not found on Discord, {detail}", transient=False)
     return ChatError(f"Discord rejected the request to {doing}: {detail}", transient=False)
+
+
+def redact(secret: str) -> None:
+    """Hide a secret learned at run time (a webhook token) in the log, like the config's secrets."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactSecrets) and secret not in found.secrets:
+                found.secrets = sorted([*found.secrets, secret], key=len, reverse=True)
 
 
 class _Client(discord.Client):
@@ -382,6 +391,8 @@ class DiscordChat:
                 await self.store.set_chat_state(self.name, f"webhook:{channel_id}", f"{hook.id}:{hook.token}")
             self._no_webhooks.pop(channel_id, None)
             self._webhooks[channel_id] = hook
+            if hook.token:
+                redact(hook.token)  # discord.py logs webhook URLs (token included) at debug level
             return hook
 
     async def _make_webhook(self, client: discord.Client, channel_id: int) -> discord.Webhook | None:
@@ -578,7 +589,7 @@ class DiscordChat:
         """A message we already sent here since `after` with this text (by our webhook under
         `username`, or by the bot itself), not yet claimed by another part."""
         me = client.user
-        async for seen in where.history(after=discord.Object(id=after), limit=100, oldest_first=True):
+        async for seen in where.history(after=discord.Object(id=after), limit=500, oldest_first=True):
             if seen.id in claimed or seen.content != text:
                 continue
             by_webhook = seen.webhook_id is not None and username is not None and seen.author.name == username
