@@ -100,6 +100,7 @@ class MirrorCommands(app_commands.Group):
 
 def summarize_command(host: CommandHost) -> app_commands.Command[Any, ..., None]:
     @app_commands.command(name="summarize", description="Summarize this thread's discussion")
+    @app_commands.guild_only()
     @app_commands.describe(length="a short or a long summary", public="post it for everyone (admins only)")
     async def summarize(
         interaction: discord.Interaction, length: Literal["short", "long"] = "short", public: bool = False
