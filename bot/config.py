@@ -53,6 +53,11 @@ class WordPressSite(Strict):
     edit_window_hours: float = Field(48.0, ge=0, description="how far back edits and deletions are noticed")
     recheck_interval: float = Field(300.0, ge=1, description="seconds between re-reads of the edit window")
     request_timeout: float = Field(20.0, gt=0)
+    push_secret: SecretStr | None = Field(
+        None,
+        description="shared secret of the companion WordPress plugin (integrations/wordpress/); "
+        "set it to accept signed push notifications at the bot's http: server",
+    )
 
     @field_validator("url")
     @classmethod
@@ -330,6 +335,31 @@ class SummarizeSettings(Strict):
     cache_size: int = Field(default=256, ge=0, description="summaries kept in memory, by thread content")
 
 
+class HttpSettings(Strict):
+    """`http:`: the bot's small web server for /healthz, /metrics and the WordPress push webhook."""
+
+    host: str = Field("127.0.0.1", description="address to listen on (keep it local; put a proxy in front)")
+    port: int = Field(8787, ge=0, le=65535, description="0 picks a free port (tests)")
+    push_max_age: float = Field(300.0, gt=0, description="seconds a signed push notification stays valid")
+
+
+class RelaySettings(Strict):
+    """`relay:` limits on chat → site relays, whatever the mirror."""
+
+    per_user: int = Field(default=10, ge=0, description="relayed messages one chat user may send per window (0: any)")
+    window: float = Field(default=60.0, gt=0, description="seconds")
+
+
+class NetworkSettings(Strict):
+    """`network:` which internal addresses the bot may fetch (SSRF protection)."""
+
+    allow_private: list[str] = Field(
+        default_factory=list,
+        description="hosts or CIDR ranges that may resolve to loopback/private/link-local addresses, "
+        "e.g. [\"10.0.0.0/8\", \"blog.internal\"]; a site configured by IP address is allowed already",
+    )
+
+
 class Config(Strict):
     store: Store = Store()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -338,6 +368,9 @@ class Config(Strict):
     chats: Chats = Chats()
     mirrors: list[Mirror] = Field(default_factory=list)
     summarize: SummarizeSettings = SummarizeSettings()
+    http: HttpSettings | None = None
+    relay: RelaySettings = RelaySettings()
+    network: NetworkSettings = NetworkSettings()
 
     @field_validator("sites", mode="before")
     @classmethod
