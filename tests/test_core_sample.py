@@ -127,6 +127,28 @@ async def test_chat_edits_and_deletes_of_a_relayed_reply_follow_to_the_site(site
     await bot.stop()
 
 
+async def test_an_edit_and_a_deletion_that_overtake_their_relay_still_reach_the_site(
+    site: SampleSite, tmp_path: Path
+) -> None:
+    chat = RecordingChat(name="terminal")
+    bot = make_bot(site, tmp_path, chat)
+    app = await bot.start()
+    await bot.settle()
+    thread_ref = next(iter(chat.threads))
+    # Holding the site's lock keeps both relays from finishing while the edits and deletion arrive.
+    async with app.site_locks["site"]:
+        await chat.human_says(ChatMessage("terminal", "main", thread_ref, "h-8", "Cy", "u8", "Typo verison"))
+        await chat.human_says(ChatEdit("terminal", "h-8", "Fixed version"))
+        await chat.human_says(ChatMessage("terminal", "main", thread_ref, "h-9", "Di", "u9", "Oops, wrong thread"))
+        await chat.human_says(ChatDelete("terminal", "h-9"))
+    await bot.settle()
+    [edited] = [c for c in site.comments.values() if c.author_name == "Cy (via terminal)"]
+    assert "Fixed version" in edited.content and edited.status == "approved"
+    [deleted] = [c for c in site.comments.values() if c.author_name == "Di (via terminal)"]
+    assert deleted.status == "trash"
+    await bot.stop()
+
+
 async def test_transient_chat_failures_are_retried_without_duplicates(site: SampleSite, tmp_path: Path) -> None:
     chat = RecordingChat(name="terminal", fail_next=5)
     bot = make_bot(site, tmp_path, chat)

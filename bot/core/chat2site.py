@@ -89,27 +89,24 @@ class ChatToSite:
         """The job an event asks for, or None when it is not ours to relay (and why is logged)."""
         if isinstance(event, ChatMessage):
             return await self._plan_message(event)
-        mapped = await self.store.lookup_message(event.chat, event.message_ref)
-        if mapped is None or mapped.origin != "chat":
+        lane = await self._relay_lane(event.chat, event.message_ref)
+        if lane is None:
             return None  # not a relayed message: nothing on the site to change
         kind = "relay_edit" if isinstance(event, ChatEdit) else "relay_delete"
-        payload: dict[str, object] = {
-            "site": mapped.site,
-            "comment_id": mapped.comment_id,
-            "chat": event.chat,
-            "message_ref": event.message_ref,
-        }
+        payload: dict[str, object] = {"chat": event.chat, "message_ref": event.message_ref}
         suffix = ""
         if isinstance(event, ChatEdit):
             payload["html"] = chat_text_to_site_html(event.text)
             suffix = ":" + hashlib.sha256(event.text.encode("utf-8", "replace")).hexdigest()[:16]
-        assert isinstance(event, ChatEdit | ChatDelete)
-        return NewJob(
-            key=f"{kind}:{event.chat}:{event.message_ref}{suffix}",
-            lane=f"relay:{event.chat}:{mapped.thread_ref}",
-            kind=kind,
-            payload=payload,
-        )
+        return NewJob(key=f"{kind}:{event.chat}:{event.message_ref}{suffix}", lane=lane, kind=kind, payload=payload)
+
+    async def _relay_lane(self, chat: str, message_ref: str) -> str | None:
+        """The relay lane of a message relayed to the site, or of one still on its way there: an
+        edit or deletion queued behind its relay finds the comment when its turn comes."""
+        mapped = await self.store.lookup_message(chat, message_ref)
+        if mapped is not None:
+            return f"relay:{chat}:{mapped.thread_ref}" if mapped.origin == "chat" else None
+        return await self.store.open_job_lane(f"relay:{chat}:{message_ref}")
 
     async def _plan_message(self, message: ChatMessage) -> NewJob | None:
         thread = await self.store.find_thread(message.chat, message.thread_ref)
@@ -172,12 +169,24 @@ class ChatToSite:
             parent_id = next_id
         return 0
 
+    async def _relayed_comment(self, job: Job) -> MapRow | None:
+        """The comment a relayed message became, looked up when the job runs (its relay may have
+        finished after this job was planned, or failed for good)."""
+        mapped = await self.store.lookup_message(str(job.payload["chat"]), str(job.payload["message_ref"]))
+        if mapped is None or mapped.origin != "chat":
+            log.info("%s of %s: the message never reached the site; nothing to change", job.kind, job.payload)
+            return None
+        return mapped
+
     async def relay_edit(self, job: Job) -> Done:
-        p = job.payload
-        await (await self._source(p["site"])).edit_reply(int(p["comment_id"]), str(p["html"]))
+        mapped = await self._relayed_comment(job)
+        if mapped is not None:
+            await (await self._source(mapped.site)).edit_reply(mapped.comment_id, str(job.payload["html"]))
         return Done()
 
     async def relay_delete(self, job: Job) -> Done:
-        p = job.payload
-        await (await self._source(p["site"])).trash_reply(int(p["comment_id"]))
-        return Done(remove_map=[(str(p["chat"]), str(p["message_ref"]))])
+        mapped = await self._relayed_comment(job)
+        if mapped is None:
+            return Done()
+        await (await self._source(mapped.site)).trash_reply(mapped.comment_id)
+        return Done(remove_map=[(mapped.chat, mapped.message_ref)])

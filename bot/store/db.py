@@ -457,6 +457,11 @@ class Store:
         )
         return db.total_changes - before
 
+    async def open_job_lane(self, key: str) -> str | None:
+        """The lane of the pending job with this key, if there is one."""
+        row = await self._one("SELECT lane FROM outbox WHERE key=? AND state='pending'", (key,))
+        return str(row["lane"]) if row else None
+
     async def unresolved_relays(self, site: str) -> int:
         """Relays to this site that may have reached it without being recorded."""
         row = await self._one(
