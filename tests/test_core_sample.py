@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.config import RelaySettings
 from bot.models import ChatDelete, ChatEdit, ChatMessage
 from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME, SampleSite
 from tests.harness import Bot, site_config
@@ -146,6 +147,23 @@ async def test_an_edit_and_a_deletion_that_overtake_their_relay_still_reach_the_
     assert "Fixed version" in edited.content and edited.status == "approved"
     [deleted] = [c for c in site.comments.values() if c.author_name == "Di (via terminal)"]
     assert deleted.status == "trash"
+    await bot.stop()
+
+
+async def test_a_flood_from_one_person_stops_at_the_relay_limit(site: SampleSite, tmp_path: Path) -> None:
+    chat = RecordingChat(name="terminal")
+    bot = make_bot(site, tmp_path, chat)
+    bot.config = bot.config.model_copy(update={"relay": RelaySettings(per_user=3, window=60)})
+    await bot.start()
+    await bot.settle()
+    thread_ref = next(iter(chat.threads))
+    for n in range(8):
+        await chat.human_says(ChatMessage("terminal", "main", thread_ref, f"flood-{n}", "Spam", "spammer", f"buy {n}"))
+    await chat.human_says(ChatMessage("terminal", "main", thread_ref, "calm-1", "Calm", "calm", "A fair point"))
+    await bot.settle()
+    authors = [c.author_name for c in site.comments.values()]
+    assert authors.count("Spam (via terminal)") == 3
+    assert authors.count("Calm (via terminal)") == 1  # others are not held back by one person's flood
     await bot.stop()
 
 

@@ -157,3 +157,35 @@ async def test_relay_refuses_a_trashed_parent_and_climbs_to_a_live_one(
     ]
     assert relayed["parent"] == made[1]["id"]
     await bot.stop()
+
+
+async def test_relay_pending_holds_the_reply_for_moderation_and_approval_does_not_echo(
+    wordpress: RealWordPress, tmp_path: Path
+) -> None:
+    wp = wordpress
+    post, _ = await asyncio.to_thread(build_discussion, wp)
+    chat = RecordingChat(name="terminal")
+    config = site_config(
+        wp.base_url, wp.bot_username, wp.bot_app_password, tmp_path / "bot.db", pages=[post["id"]], relay="pending"
+    )
+    bot = Bot(config, {"terminal": chat})
+    await bot.start()
+    await bot.settle()
+    [thread_ref] = list(chat.threads)
+    sends = chat.sends
+    await chat.human_says(ChatMessage("terminal", "main", thread_ref, "human-held", "Rune", "rune", "Held for review"))
+    await bot.settle()
+
+    def held() -> dict[str, Any]:
+        [comment] = [c for c in wp.list_comments(post["id"]) if c["author_name"] == "Rune (via terminal)"]
+        return comment
+
+    comment = await asyncio.to_thread(held)
+    assert comment["status"] == "hold"
+    public = await asyncio.to_thread(wp.rest, "GET", "/wp/v2/comments", params={"post": post["id"]}, auth=None)
+    assert comment["id"] not in {c["id"] for c in public}  # visitors do not see it yet
+    await asyncio.to_thread(wp.edit_comment, comment["id"], comment["content"]["raw"], status="approved")
+    await bot.settle(recheck=True)
+    assert (await asyncio.to_thread(held))["status"] == "approved"
+    assert chat.sends == sends  # approved on the site, still not echoed into the chat it came from
+    await bot.stop()

@@ -15,10 +15,10 @@ from bot.commands.summarize import summarizer_for, wants_public
 from bot.config import Config, SummarizeSettings
 from bot.config import TerminalChat as TerminalSettings
 from bot.models import CommandCall
+from bot.ratelimit import RateLimiter
 from bot.sample_site import BOT_APP_PASSWORD, BOT_USERNAME, MAIN_POST_ID, SampleSite
 from bot.summarize import RateLimited, Summarizer
 from bot.summarize.render import units
-from bot.summarize.service import RateLimiter
 from tests.fake_llm import FakeLLM
 from tests.harness import Bot, site_config
 from tests.test_summarize import seed_thread

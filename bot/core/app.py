@@ -40,7 +40,9 @@ class App:
         }
         self.site_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.delivery = ChatDelivery(store, chats, self.sources)
-        self.chat2site = ChatToSite(store, self.sources, {n: c.label for n, c in chats.items()}, self.site_locks)
+        self.chat2site = ChatToSite(
+            store, self.sources, {n: c.label for n, c in chats.items()}, self.site_locks, config.relay
+        )
         self.outbox = Outbox(store, {**self.delivery.handlers(), **self.chat2site.handlers()}, outbox_concurrency)
         self.pollers = {
             name: SitePoller(name, self.sources[name], site, store, self.site_locks[name], self.outbox.wake)

@@ -13,10 +13,12 @@ import hashlib
 import logging
 from collections import defaultdict
 
+from bot.config import RelaySettings
 from bot.convert import chat_text_to_site_html
 from bot.core.mirrors import MirrorSpec
 from bot.core.outbox import Done, Handler, PermanentError
-from bot.models import ChatDelete, ChatEdit, ChatEvent, ChatMessage, CommentStatus
+from bot.models import ChatEdit, ChatEvent, ChatMessage, CommentStatus
+from bot.ratelimit import RateLimited, RateLimiter
 from bot.sources.base import DuplicateComment, SiteSource
 from bot.store import Job, MapRow, NewJob, Store, ThreadKey
 
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 def relay_author(name: str, platform_label: str) -> str:
     name = " ".join(name.split())[:60] or "Someone"
     return f"{name} (via {platform_label})"
+
+
+def _relayed(n: int) -> str:
+    return f"sent {n} message{'' if n == 1 else 's'} to the site"
 
 
 def covering_mirror(mirrors: list[MirrorSpec], thread: ThreadKey, page_url: str) -> MirrorSpec | None:
@@ -74,11 +80,14 @@ class ChatToSite:
         sources: dict[str, SiteSource],
         platform_labels: dict[str, str],
         site_locks: defaultdict[str, asyncio.Lock],
+        limits: RelaySettings | None = None,
     ) -> None:
         self.store = store
         self.sources = sources
         self.labels = platform_labels
         self.site_locks = site_locks
+        limits = limits or RelaySettings()
+        self.flood_limit = RateLimiter(limits.per_user, limits.window, action=_relayed)
 
     def handlers(self) -> dict[str, Handler]:
         return {"relay": self.relay, "relay_edit": self.relay_edit, "relay_delete": self.relay_delete}
@@ -123,7 +132,20 @@ class ChatToSite:
             answered = await self.store.lookup_message(message.chat, message.reply_to_ref)
             if answered is not None:
                 parent_id = answered.comment_id
+        if not self._within_limit(message):
+            return None
         return plan_relay(message, thread, mirror.relay, parent_id, self.labels.get(message.chat, message.chat))
+
+    def _within_limit(self, message: ChatMessage) -> bool:
+        """A flood from one person stops at the limit instead of filling the site's comments."""
+        user = f"{message.chat}:{message.author_id}"
+        try:
+            self.flood_limit.check(user)
+        except RateLimited as refused:
+            log.warning("not relaying %s from %s: %s", message.message_ref, user, refused)
+            return False
+        self.flood_limit.spend(user)
+        return True
 
     # -- side effects ------------------------------------------------------------------
 

@@ -9,9 +9,10 @@ Importing this package is cheap: scikit-learn and numpy load on the first summar
 `Summarizer` adds the cache, the per-user rate limit and the LLM path with its offline fallback.
 """
 
+from bot.ratelimit import RateLimited
 from bot.summarize.extractive import Digest, build_digest
 from bot.summarize.render import render_digest
-from bot.summarize.service import RateLimited, Summarizer, Summary
+from bot.summarize.service import Summarizer, Summary
 from bot.summarize.thread import Thread, ThreadItem, chat_item, comment_item, thread_from_comments
 
 __all__ = [

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import SummarizeSettings
+from bot.ratelimit import RateLimiter
 from bot.summarize.extractive import Length, build_digest
 from bot.summarize.llm import LLMClient, LLMError, llm_answer
 from bot.summarize.render import DEFAULT_LIMIT, render_answer, render_digest
@@ -35,49 +36,8 @@ class Summary:
     cached: bool = False
 
 
-class RateLimited(Exception):
-    def __init__(self, retry_after: float, limit: int, window: float) -> None:
-        self.retry_after, self.limit, self.window = retry_after, limit, window
-        super().__init__(
-            f"you have asked for {limit} summar{'y' if limit == 1 else 'ies'} in the last {_minutes(window)}; "
-            f"try again in {_minutes(retry_after)}"
-        )
-
-
-def _minutes(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, math.ceil(seconds))} s"
-    return f"{math.ceil(seconds / 60)} min"
-
-
-class RateLimiter:
-    """At most `limit` summaries per `window` seconds per user (a sliding window, in memory)."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._seen: dict[str, deque[float]] = {}
-
-    def check(self, user: str) -> None:
-        """Raise RateLimited when `user` has used up the allowance (does not use any of it)."""
-        if self.limit <= 0:
-            return
-        now = self.clock()
-        times = self._seen.get(user)
-        if times is None:
-            return
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self._seen[user]
-        elif len(times) >= self.limit:
-            raise RateLimited(times[0] + self.window - now, self.limit, self.window)
-
-    def spend(self, user: str) -> None:
-        if self.limit > 0:
-            self._seen.setdefault(user, deque()).append(self.clock())
-            if len(self._seen) > 10_000:  # forget the quietest users rather than grow without end
-                for key in list(self._seen)[:1000]:
-                    del self._seen[key]
+def _asked_for(n: int) -> str:
+    return f"asked for {n} summar{'y' if n == 1 else 'ies'}"
 
 
 class SummaryCache:
@@ -117,7 +77,7 @@ class Summarizer:
         self.settings = settings or SummarizeSettings()
         self.limit = limit
         self.cache = SummaryCache(self.settings.cache_size, clock)
-        self.limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_window, clock)
+        self.limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_window, clock, _asked_for)
         self.client = LLMClient(self.settings.llm) if self.settings.llm is not None else None
         self._inflight: dict[tuple[str, ...], asyncio.Future[Summary]] = {}
 
