@@ -176,7 +176,7 @@ async def check(config: Config, path: str, online: bool) -> int:
 
     failed = False
     for name, site in config.sites.items():
-        source = build_source(name, site)
+        source = build_source(name, site, config.network.allow_private)
         problem = False
         try:
             await source.start()

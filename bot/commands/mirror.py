@@ -14,6 +14,7 @@ from typing import Protocol
 
 from bot.core.mirrors import MirrorSpec, Target, normalize_url
 from bot.models import CommandCall
+from bot.sources.guard import BlockedAddress
 from bot.store import Store
 
 
@@ -23,6 +24,9 @@ class CommandHost(Protocol):
     store: Store
 
     def site_for_url(self, url: str) -> str | None: ...
+
+    async def check_url(self, url: str) -> None:
+        """Raise BlockedAddress for a URL the bot must not fetch (another scheme, an internal address)."""
 
     def site_url(self, site: str) -> str: ...
 
@@ -79,6 +83,10 @@ def _unique_name(base: str, taken: set[str]) -> str:
 
 async def mirror_add(host: CommandHost, call: CommandCall) -> str:
     url = _required(call, "url")
+    try:
+        await host.check_url(url)
+    except BlockedAddress as refused:
+        raise CommandError(f"Refused: {refused}") from None
     site = host.site_for_url(url)
     if site is None:
         raise CommandError(f"{url} is not on a configured site; add the site to config.yaml first")

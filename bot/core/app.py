@@ -18,6 +18,7 @@ from bot.core.poller import SitePoller
 from bot.models import ChatEvent, CommandCall
 from bot.sources import build_source
 from bot.sources.base import SiteSource
+from bot.sources.guard import AddressPolicy
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,14 @@ class App:
         self.store = store
         self.chats = chats
         self.sources: dict[str, SiteSource] = sources or {
-            name: build_source(name, site) for name, site in config.sites.items()
+            name: build_source(name, site, config.network.allow_private) for name, site in config.sites.items()
         }
         self.site_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.delivery = ChatDelivery(store, chats, self.sources)
         self.chat2site = ChatToSite(
+        self.address_policy = AddressPolicy.build(
+            config.network.allow_private, [site.url for site in config.sites.values()]
+        )
             store, self.sources, {n: c.label for n, c in chats.items()}, self.site_locks, config.relay
         )
         self.outbox = Outbox(store, {**self.delivery.handlers(), **self.chat2site.handlers()}, outbox_concurrency)
@@ -129,6 +133,9 @@ class App:
         lines = [f"Thread Mirror, up {age(self.started_at).removesuffix(' ago')}"]
         sites = [mirror.site] if mirror else list(self.config.sites)
         for site in sites:
+    async def check_url(self, url: str) -> None:
+        await self.address_policy.check_url(url)
+
             cursor = await self.store.get_cursor(site)
             if cursor is None:
                 lines.append(f"- site {site}: not polled yet")

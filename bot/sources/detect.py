@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from bot.sources.base import SourceError
 from bot.sources.feed import parse_feed
+from bot.sources.guard import AddressPolicy
 from bot.sources.html import MarkupError, parse_comment_page
 from bot.sources.http import FEED_ACCEPT, HTML_ACCEPT, PoliteFetcher
 
@@ -119,7 +120,7 @@ class Detection:
 async def detect(url: str, fetcher: PoliteFetcher | None = None) -> Detection:
     """Probe `url` (a post page, ideally one with comments)."""
     own = fetcher is None
-    fetcher = fetcher or PoliteFetcher(min_interval=0)
+    fetcher = fetcher or PoliteFetcher(min_interval=0, policy=AddressPolicy.build([], [url]))
     parts = urlsplit(url)
     found = Detection(url=url, site_url=f"{parts.scheme}://{parts.netloc}/")
     await fetcher.start()

@@ -34,6 +34,7 @@ import feedparser
 from bot.config import FeedSite
 from bot.models import Comment, Page
 from bot.sources.base import SourceError
+from bot.sources.guard import AddressPolicy
 from bot.sources.html import (
     MarkupError,
     PageRead,
@@ -188,12 +189,16 @@ class _PageInfo:
 class FeedSource:
     """A site read from its comment feed(s), optionally with pages for the tree (module docstring)."""
 
-    def __init__(self, name: str, settings: FeedSite, fetcher: PoliteFetcher | None = None) -> None:
+    def __init__(
+        self, name: str, settings: FeedSite, fetcher: PoliteFetcher | None = None, policy: AddressPolicy | None = None
+    ) -> None:
         self.name = name
         self.settings = settings
         self.can_post = False
         self.fetcher = fetcher or PoliteFetcher(
-            min_interval=settings.poll_interval * 0.9, timeout=settings.request_timeout
+            min_interval=settings.poll_interval * 0.9,
+            timeout=settings.request_timeout,
+            policy=policy or AddressPolicy.build([], [settings.url]),
         )
         self.profile = resolve(settings.profile)
         self.reader = PageReader(name, self.fetcher, self.profile, settings.max_comment_pages)

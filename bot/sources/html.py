@@ -30,6 +30,7 @@ from bot.config import HtmlSite
 from bot.convert import excerpt, html_to_text
 from bot.models import Comment, Page
 from bot.sources.base import SourceError
+from bot.sources.guard import AddressPolicy
 from bot.sources.http import HTML_ACCEPT, Fetched, PoliteFetcher
 from bot.sources.profiles import BLOCK, CLASSIC, Profile, resolve
 
@@ -575,12 +576,16 @@ def read_only(site: str, kind: str) -> SourceError:
 class HtmlSource:
     """A site read from its pages' HTML (see the module docstring)."""
 
-    def __init__(self, name: str, settings: HtmlSite, fetcher: PoliteFetcher | None = None) -> None:
+    def __init__(
+        self, name: str, settings: HtmlSite, fetcher: PoliteFetcher | None = None, policy: AddressPolicy | None = None
+    ) -> None:
         self.name = name
         self.settings = settings
         self.can_post = False
         self.fetcher = fetcher or PoliteFetcher(
-            min_interval=settings.poll_interval * 0.9, timeout=settings.request_timeout
+            min_interval=settings.poll_interval * 0.9,
+            timeout=settings.request_timeout,
+            policy=policy or AddressPolicy.build([], [settings.url]),
         )
         self.reader = PageReader(name, self.fetcher, resolve(settings.profile), settings.max_comment_pages)
         self.reads: dict[str, PageRead] = {}

@@ -26,6 +26,7 @@ from urllib.robotparser import RobotFileParser
 import aiohttp
 
 from bot.sources.base import SourceError
+from bot.sources.guard import AddressPolicy, guarded_session, unreachable
 from bot.sources.wordpress import USER_AGENT
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,13 @@ class PoliteFetcher:
         session: aiohttp.ClientSession | None = None,
         user_agent: str = USER_AGENT,
         max_bytes: int = MAX_BYTES,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self.min_interval = min_interval
         self.timeout = timeout
         self.user_agent = user_agent
         self.max_bytes = max_bytes
+        self.policy = policy or AddressPolicy()  # nothing internal, unless the caller allows it
         self.stats = FetchStats()
         self._session = session
         self._owns_session = session is None
@@ -100,7 +103,8 @@ class PoliteFetcher:
 
     async def start(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
+            self._session = guarded_session(
+                self.policy,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 headers={"User-Agent": self.user_agent},
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -186,7 +190,7 @@ class PoliteFetcher:
                 self._cache[url] = _Entry(fetched, etag, modified, time.monotonic())
                 return fetched
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SourceError(f"cannot reach {url} ({exc.__class__.__name__})", transient=True) from exc
+            raise unreachable(url, exc) from exc
 
     # -- robots.txt ----------------------------------------------------------------------
 
@@ -218,7 +222,7 @@ class PoliteFetcher:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if known is not None:  # keep obeying the last one we read
                     return known
-                raise SourceError(f"cannot read {robots_url} ({exc.__class__.__name__})", transient=True) from exc
+                raise unreachable(robots_url, exc) from exc
             if status >= 500:
                 # RFC 9309: an unreachable robots.txt means "do not crawl" until it answers.
                 if known is not None:

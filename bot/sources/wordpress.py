@@ -24,6 +24,7 @@ from bot.convert import excerpt, html_to_text
 from bot.models import Comment, CommentStatus, Page
 from bot.sources.base import DuplicateComment, SourceError
 
+from bot.sources.guard import AddressPolicy, guarded_session, unreachable
 log = logging.getLogger(__name__)
 
 API_REL = "https://api.w.org/"
@@ -95,11 +96,16 @@ def explain_error(status: int, body: Any) -> SourceError:
 
 class WordPressSource:
     def __init__(
-        self, name: str, settings: WordPressSite, session: aiohttp.ClientSession | None = None
+        self,
+        name: str,
+        settings: WordPressSite,
+        session: aiohttp.ClientSession | None = None,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.can_post = settings.can_post
+        self.policy = policy or AddressPolicy.build([], [settings.url])
         self.api_root: str | None = None
         self.bot_user_id: int | None = None
         self.requests_made = 0
@@ -110,7 +116,8 @@ class WordPressSource:
 
     async def start(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
+            self._session = guarded_session(
+                self.policy,
                 timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout),
                 headers={"User-Agent": USER_AGENT},
             )
@@ -139,7 +146,7 @@ class WordPressSource:
                         f"the site answered {response.status}", transient=True, status=response.status
                     )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SourceError(f"cannot reach {self.settings.url}: {exc!r}", transient=True) from exc
+            raise unreachable(self.settings.url, exc) from exc
         return urljoin(self.settings.url, "?rest_route=/")
 
     @property
@@ -202,9 +209,7 @@ class WordPressSource:
                     raise explain_error(response.status, data)
                 return data, headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SourceError(
-                f"{method} {route}: cannot reach the site ({exc.__class__.__name__})", transient=True
-            ) from exc
+            raise unreachable(f"{method} {route}", exc) from exc
 
     # -- reading ---------------------------------------------------------------------
 
