@@ -45,7 +45,9 @@ class PermanentError(Exception):
 Handler = Callable[[Job], Awaitable[Done]]
 
 
-def backoff_delay(attempts: int, retry_after: float | None = None, base: float = BACKOFF_BASE) -> float:
+def backoff_delay(
+    attempts: int, retry_after: float | None = None, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP
+) -> float:
     """Exponential backoff with jitter; a peer's own retry_after wins when it is longer."""
     delay: float = min(BACKOFF_CAP, base * 2.0 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
     return max(delay, retry_after or 0.0)
@@ -104,7 +106,7 @@ class Outbox:
         """Until no job runs or falls due within `horizon` seconds (for tests and backfill); False on timeout."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            if not self._busy and not await self.store.next_jobs(time.time() + horizon, set(), 1):
+            if not self._busy and not await self._work_left(horizon):
                 return True
             self._wake.set()
             await asyncio.sleep(0.05)
@@ -119,6 +121,11 @@ class Outbox:
         attempts = job.attempts + 1
         try:
             done = await handler(job)
+    async def _work_left(self, horizon: float | None) -> bool:
+        if horizon is None:
+            return bool((await self.store.outbox_stats())["pending"])
+        return bool(await self.store.next_jobs(time.time() + horizon, set(), 1))
+
         except asyncio.CancelledError:
             raise
         except PermanentError as exc:
