@@ -69,6 +69,19 @@ BROKEN = {
         "mapping",
     ),
     "bad log level": ("log_level: loud\n" + GOOD, "log_level", "one of"),
+    "http port out of range": ("http: {port: 99999}\n" + GOOD, "http.port", "less than"),
+    "negative relay limit": ("relay: {per_user: -1}\n" + GOOD, "relay.per_user", "greater"),
+    "allow_private not a list": ("network: {allow_private: 10.0.0.0/8}\n" + GOOD, "network.allow_private", "list"),
+    "matrix id without server": (
+        GOOD.replace("chats:\n", "chats:\n  matrix: {homeserver: 'https://m.org', user_id: mirror, password: x}\n"),
+        "chats.matrix.user_id",
+        "pattern",
+    ),
+    "discord without token": (
+        GOOD.replace("chats:\n", "chats:\n  discord: {guilds: [1]}\n"),
+        "chats.discord.token",
+        "required",
+    ),
 }
 
 
