@@ -45,6 +45,7 @@ def not_found(code: int = 0, message: str = "404: Not Found") -> ApiError:
 
 UNKNOWN_CHANNEL = (10003, "Unknown Channel")
 UNKNOWN_GUILD = (10004, "Unknown Guild")
+UNKNOWN_MEMBER = (10007, "Unknown Member")
 UNKNOWN_MESSAGE = (10008, "Unknown Message")
 UNKNOWN_WEBHOOK = (10015, "Unknown Webhook")
 UNKNOWN_INTERACTION = (10062, "Unknown interaction")

@@ -21,6 +21,7 @@ import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -29,6 +30,7 @@ from tests.fake_discord.limits import (
     UNKNOWN_CHANNEL,
     UNKNOWN_GUILD,
     UNKNOWN_INTERACTION,
+    UNKNOWN_MEMBER,
     UNKNOWN_MESSAGE,
     UNKNOWN_WEBHOOK,
     ApiError,
@@ -404,6 +406,7 @@ class FakeDiscord:
             r("PUT", "applications/{application_id}/guilds/{guild_id}/commands", self._put_commands, True, True),
             r("GET", "guilds/{guild_id}", self._get_guild, True),
             r("GET", "guilds/{guild_id}/channels", self._get_guild_channels, True),
+            r("GET", "guilds/{guild_id}/members/{user_id}", self._get_member, True),
             r("GET", "guilds/{guild_id}/threads/active", self._active_threads, True),
             r("GET", "channels/{channel_id}", self._get_channel, True),
             r("PATCH", "channels/{channel_id}", self._patch_channel, True),
@@ -685,6 +688,13 @@ class FakeDiscord:
         guild = self._guild(params)
         return json_response(200, [self.channels[c].payload() for c in guild.channel_ids])
 
+    async def _get_member(self, request: web.Request, params: Params, body: dict[str, Any]) -> web.Response:
+        guild = self._guild(params)
+        member = guild.members.get(int(params["user_id"])) if params["user_id"].isdigit() else None
+        if member is None:
+            raise unknown(UNKNOWN_MEMBER)
+        return json_response(200, member.payload())
+
     async def _active_threads(self, request: web.Request, params: Params, body: dict[str, Any]) -> web.Response:
         guild = self._guild(params)
         threads = [
@@ -702,6 +712,9 @@ class FakeDiscord:
         self._require(self.bot.id, channel, READ_MESSAGE_HISTORY)
         threads = [c for c in self.threads_in(channel.id) if c.archived]
         threads.sort(key=lambda c: c.archive_timestamp, reverse=True)
+        if "before" in request.query:  # an ISO 8601 timestamp: threads archived before it
+            before = datetime.fromisoformat(request.query["before"]).timestamp()
+            threads = [c for c in threads if c.archive_timestamp < before]
         limit = int(request.query.get("limit", "50"))
         return json_response(
             200, {"threads": [c.payload() for c in threads[:limit]], "members": [], "has_more": len(threads) > limit}
@@ -1254,7 +1267,12 @@ class FakeDiscord:
         return message
 
     async def update_message(
-        self, message: Message, content: str, allowed_mentions: dict[str, Any] | None = None
+        self,
+        message: Message,
+        content: str,
+        allowed_mentions: dict[str, Any] | None = None,
+        *,
+        dispatch: bool = True,
     ) -> None:
         message.history.append(message.content)
         message.content = content
@@ -1262,14 +1280,17 @@ class FakeDiscord:
         if allowed_mentions is not None:
             message.allowed_mentions = allowed_mentions
         self.changed.set()
-        await self._dispatch_message("MESSAGE_UPDATE", message)
+        if dispatch:
+            await self._dispatch_message("MESSAGE_UPDATE", message)
 
-    async def remove_message(self, message: Message) -> None:
+    async def remove_message(self, message: Message, *, dispatch: bool = True) -> None:
         message.deleted = True
         channel = self.channels[message.channel_id]
         if channel.is_thread:
             channel.message_count = max(0, channel.message_count - 1)
         self.changed.set()
+        if not dispatch:
+            return
         await self.dispatch(
             "MESSAGE_DELETE",
             {"id": str(message.id), "channel_id": str(message.channel_id), "guild_id": str(message.guild_id)},
@@ -1284,12 +1305,15 @@ class FakeDiscord:
         reply_to: Message | None = None,
         *,
         announce_unarchive: bool = True,
+        dispatch: bool = True,
     ) -> Message:
-        """A member writes in a channel or thread (as the Discord client would: it unarchives first)."""
+        """A member writes in a channel or thread (as the Discord client would: it unarchives first).
+
+        `dispatch=False` stores it without a gateway event, as if the bot's session missed it."""
         self._check_sendable_member(member, channel)
         if channel.is_thread and channel.archived and not channel.locked:
             channel.archived = False
-            if announce_unarchive:
+            if announce_unarchive and dispatch:
                 await self._dispatch_thread("THREAD_UPDATE", channel)
         reference = None
         if reply_to is not None:
@@ -1305,8 +1329,7 @@ class FakeDiscord:
             mentioned = guild.members.get(int(user_id))
             if mentioned is not None and mentioned.user not in mentions:
                 mentions.append(mentioned.user)
-        message = await self._post_member_message(member, channel, content, reference, mentions)
-        return message
+        return await self._post_member_message(member, channel, content, reference, mentions, dispatch)
 
     def _check_sendable_member(self, member: Member, channel: Channel) -> None:
         needed = SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES
@@ -1314,7 +1337,13 @@ class FakeDiscord:
             raise AssertionError(f"{member.display_name} may not write in {channel.name}")
 
     async def _post_member_message(
-        self, member: Member, channel: Channel, content: str, reference: dict[str, Any] | None, mentions: list[User]
+        self,
+        member: Member,
+        channel: Channel,
+        content: str,
+        reference: dict[str, Any] | None,
+        mentions: list[User],
+        dispatch: bool = True,
     ) -> Message:
         message = Message(
             self.ids.next(),
@@ -1330,15 +1359,17 @@ class FakeDiscord:
         channel.last_message_id = message.id
         if channel.is_thread:
             channel.message_count += 1
+            channel.total_message_sent += 1
         self.changed.set()
-        await self._dispatch_message("MESSAGE_CREATE", message)
+        if dispatch:
+            await self._dispatch_message("MESSAGE_CREATE", message)
         return message
 
-    async def user_edits(self, message: Message, content: str) -> None:
-        await self.update_message(message, content)
+    async def user_edits(self, message: Message, content: str, *, dispatch: bool = True) -> None:
+        await self.update_message(message, content, dispatch=dispatch)
 
-    async def user_deletes(self, message: Message) -> None:
-        await self.remove_message(message)
+    async def user_deletes(self, message: Message, *, dispatch: bool = True) -> None:
+        await self.remove_message(message, dispatch=dispatch)
 
     async def archive(self, thread: Channel, locked: bool = False) -> None:
         thread.archived = True
@@ -1655,3 +1686,11 @@ class FakeDiscord:
         """Cut every gateway connection abnormally (as a network fault would)."""
         for conn in list(self.connections):
             await conn.ws.close(code=4000, message=b"Unknown error")
+
+    async def gateway_invalidate(self) -> None:
+        """End every session (op 9 Invalid Session, `d: false`): clients IDENTIFY anew and get a
+        new READY; nothing the old sessions missed is replayed."""
+        for session in self.sessions.values():
+            session.resumable = False
+        for conn in list(self.connections):
+            await conn.send({"op": 9, "d": False, "s": None, "t": None})

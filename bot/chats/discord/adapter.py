@@ -9,6 +9,9 @@ the adapter records an in-flight marker in the store (`chat_state`, one per thre
 deliveries run one at a time, in order). A retry of the same key reuses the parts recorded
 there and looks for an unrecorded part among the thread's messages since the marker was made
 (same text, same author) before sending it again. Opening a thread keeps its own marker.
+
+Downtime: on every READY the adapter reads what mirrored threads got while it was away (see
+`catchup.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import yarl
 from discord import app_commands
 
 from bot.chats.base import ChatError, ChatEvents
+from bot.chats.discord.catchup import CatchUp, Mark
 from bot.chats.discord.commands import Tree, build_tree
 from bot.chats.discord.render import (
     MAX_MESSAGE,
@@ -118,8 +122,12 @@ class _Client(discord.Client):
         self.adapter = adapter
         self.tree: Tree = build_tree(self, adapter, adapter.settings.guilds)
 
+    async def on_connect(self) -> None:
+        self.adapter.session_started()  # dispatched on READY, before the guilds (and their messages) arrive
+
     async def on_ready(self) -> None:
         self.adapter.disconnected_since = None
+        self.adapter.start_catch_up()
 
     async def on_resumed(self) -> None:
         self.adapter.disconnected_since = None
@@ -169,7 +177,10 @@ class DiscordChat:
         self.problems: dict[str, str] = {}  # lasting conditions for health(), by topic
         self._runner: asyncio.Task[None] | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._incoming: asyncio.Queue[ChatEvent] = asyncio.Queue()
+        self._incoming: asyncio.Queue[ChatEvent | Mark] = asyncio.Queue()
+        self.catch_up = CatchUp(name, store)
+        self._catch_up_task: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._webhooks: dict[int, discord.Webhook] = {}
         self._webhook_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._no_webhooks: dict[int, float] = {}  # channel id -> when to try making a webhook again
@@ -186,6 +197,7 @@ class DiscordChat:
 
     async def start(self, events: ChatEvents) -> None:
         self.events = events
+        self.catch_up = CatchUp(self.name, self.store)  # marks are read anew from the store of this run
         self.content_intent = True
         self.problems.clear()
         if self.settings.api_base:
@@ -206,6 +218,7 @@ class DiscordChat:
             )
         await self._sync_commands()
         self._worker = asyncio.create_task(self._drain_incoming(), name="discord-incoming")
+        self._flusher = asyncio.create_task(self.catch_up.flush_forever(), name="discord-marks")
 
     async def _connect(self) -> None:
         self._webhooks.clear()
@@ -279,15 +292,27 @@ class DiscordChat:
                 self.problems.pop(f"commands:{guild.id if guild else 'Discord'}", None)
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
-            self._worker = None
+        for task in (self._catch_up_task, self._worker, self._flusher):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._catch_up_task = self._worker = self._flusher = None
+        try:
+            await self.catch_up.flush()
+        except Exception as exc:  # stopping goes on; the next catch-up reads a little more
+            log.warning("could not save the Discord threads' read marks: %r", exc)
         if self.client is not None:
             await self.client.close()
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
+
+    @property
+    def connected(self) -> bool:
+        """Logged in, with a live gateway connection (for /healthz)."""
+        client = self.client
+        live = client is not None and not client.is_closed()
+        return live and self.disconnected_since is None and "gateway" not in self.problems
 
     async def health(self) -> str | None:
         problems = list(self.problems.values())
@@ -295,6 +320,11 @@ class DiscordChat:
             problems.insert(0, "not connected")
         elif self.disconnected_since is not None:
             problems.insert(0, f"disconnected from the gateway for {time.time() - self.disconnected_since:.0f}s")
+        if self.catch_up.failed:
+            problems.append(
+                f"{len(self.catch_up.failed)} thread(s) could not be read after reconnecting "
+                f"({next(iter(self.catch_up.failed.values()))}): replies posted there meanwhile may be missing"
+            )
         for channel_id in self._no_webhooks:  # until a webhook could be made there
             problems.append(
                 f"no Manage Webhooks permission in <#{channel_id}>: comments there are posted by the bot, "
@@ -453,6 +483,7 @@ class DiscordChat:
                 thread_id = await self._thread_from_starter(client, target, state_key, state, text, name, key, resuming)
             else:
                 raise ChatError(f"channel {channel} is neither a text channel nor a forum", transient=False)
+            await self.catch_up.opened(thread_id, channel_id)
             state["thread"] = str(thread_id)
             await self._save_state(state_key, state)
             log.info("opened thread %s (%s) in channel %s", thread_id, name, channel)
@@ -734,9 +765,12 @@ class DiscordChat:
         urls = [a.url for a in message.attachments]
         return "\n".join([text, *urls]) if urls else text
 
-    def message_seen(self, message: discord.Message) -> None:
-        if self._ours(message) or message.type not in (discord.MessageType.default, discord.MessageType.reply):
-            return
+    def message_seen(
+        self, message: discord.Message, author_name: str | None = None, *, catching_up: bool = False
+    ) -> bool:
+        """Queue a member's message in a thread for the core, and the thread's new mark behind it
+        (for every message: the bot's own too, so a thread it posted in last has no news).
+        True when it was a member's message."""
         channel = message.channel
         if isinstance(channel, discord.Thread):
             parent = str(channel.parent_id)
@@ -746,22 +780,30 @@ class DiscordChat:
         ):
             parent = ""  # an uncached thread: the store knows its channel
         else:
-            return  # not in a thread
+            return False  # not in a thread
+        human = not self._ours(message) and message.type in (discord.MessageType.default, discord.MessageType.reply)
+        if human:
+            self.queue_event(self._chat_message(message, parent, author_name or message.author.display_name))
+            if catching_up and message.edited_at is not None:
+                # Edited since it was maybe relayed: edit jobs are keyed by text, so this is a no-op if not.
+                self.queue_event(ChatEdit(self.name, str(message.id), self._text(message)))
+        self._incoming.put_nowait(Mark(channel.id, message.id))
+        return human
+
+    def _chat_message(self, message: discord.Message, parent: str, author_name: str) -> ChatMessage:
         reference = message.reference
         reply_to = None
         if message.type == discord.MessageType.reply and reference is not None and reference.message_id is not None:
             reply_to = str(reference.message_id)
-        self.queue_event(
-            ChatMessage(
-                chat=self.name,
-                channel=parent,
-                thread_ref=str(channel.id),
-                message_ref=str(message.id),
-                author_name=message.author.display_name,
-                author_id=str(message.author.id),
-                text=self._text(message),
-                reply_to_ref=reply_to,
-            )
+        return ChatMessage(
+            chat=self.name,
+            channel=parent,
+            thread_ref=str(message.channel.id),
+            message_ref=str(message.id),
+            author_name=author_name,
+            author_id=str(message.author.id),
+            text=self._text(message),
+            reply_to_ref=reply_to,
         )
 
     def edit_seen(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -775,11 +817,38 @@ class DiscordChat:
             return
         self.queue_event(ChatEdit(self.name, str(message.id), self._text(message)))
 
+    def session_started(self) -> None:
+        """A new gateway session (not a RESUME): Discord will not replay what it missed."""
+        self.catch_up.new_session()
+        if self._catch_up_task is not None:
+            self._catch_up_task.cancel()  # its reads are of no use in this session
+            self._catch_up_task = None
+
+    def start_catch_up(self) -> None:
+        if self._catch_up_task is None and self.client is not None:
+            self._catch_up_task = asyncio.create_task(self._catch_up(self.client), name="discord-catch-up")
+
+    async def _catch_up(self, client: discord.Client) -> None:
+        try:
+            await self.catch_up.run(
+                client, partial(self.message_seen, catching_up=True), self._incoming.put_nowait, self.content_intent
+            )
+        except Exception:  # a store or programming error; the next READY tries again
+            self.record_error("catching up on the threads")
+
+    async def wait_caught_up(self) -> None:
+        """Until this session's catch-up was handed to the core (for tests)."""
+        await self.catch_up.done.wait()
+        await self.wait_incoming()
+
     async def _drain_incoming(self) -> None:
         """Hand chat events to the core one at a time, in the order the gateway sent them."""
         while True:
             event = await self._incoming.get()
             try:
+                if isinstance(event, Mark):
+                    self.catch_up.note(event)  # what it follows was handed over
+                    continue
                 if isinstance(event, ChatMessage) and not event.channel:
                     thread = await self.store.find_thread(self.name, event.thread_ref)
                     if thread is None:
