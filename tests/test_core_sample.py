@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+import bot.core.app as app_module
 from bot.config import RelaySettings
 from bot.models import ChatDelete, ChatEdit, ChatMessage
 from bot.sample_site.server import BOT_APP_PASSWORD, BOT_USERNAME, SampleSite
@@ -122,6 +125,10 @@ async def test_chat_edits_and_deletes_of_a_relayed_reply_follow_to_the_site(site
     await chat.human_says(ChatEdit("terminal", "h-7", "Second version"))
     await bot.settle()
     assert "Second version" in site.comments[relayed.id].content
+    for text in ("First version", "Second version"):  # back and forth: each edit is relayed
+        await chat.human_says(ChatEdit("terminal", "h-7", text))
+        await bot.settle()
+        assert text in site.comments[relayed.id].content
     await chat.human_says(ChatDelete("terminal", "h-7"))
     await bot.settle()
     assert site.comments[relayed.id].status == "trash"
@@ -164,6 +171,22 @@ async def test_a_flood_from_one_person_stops_at_the_relay_limit(site: SampleSite
     authors = [c.author_name for c in site.comments.values()]
     assert authors.count("Spam (via terminal)") == 3
     assert authors.count("Calm (via terminal)") == 1  # others are not held back by one person's flood
+    await bot.stop()
+
+
+async def test_a_chat_that_cannot_start_yet_is_retried_and_then_gets_everything(
+    site: SampleSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "CHAT_RETRY_BASE", 0.01)
+    chat = RecordingChat(name="terminal", fail_starts=3)
+    bot = make_bot(site, tmp_path, chat)
+    app = await bot.start()  # does not raise: the bot keeps trying in the background
+    assert "terminal" in app.delivery.connecting
+    assert any("chat terminal: NOT CONNECTED since" in line for line in await app.status_lines(None))
+    await bot.settle()  # the outbox waits for the chat, then delivers
+    assert "terminal" not in app.delivery.connecting and chat.fail_starts == 0
+    assert len(chat.visible()) == len([c for c in site.comments.values() if c.status == "approved"])
+    assert chat.sends == len(chat.visible())
     await bot.stop()
 
 

@@ -62,4 +62,13 @@ class ChatAdapter(Protocol):
         """None when all is well, else what an admin should know (shown by `mirror status`)."""
 
 
+def is_connected(chat: object) -> bool:
+    """Whether a chat adapter is connected to its platform, for /healthz.
+
+    An adapter that can lose its connection (Matrix, Discord) has a `connected` attribute or
+    property; one without it (the terminal) is always connected.
+    """
+    return bool(getattr(chat, "connected", True))
+
+
 Responder = Callable[[str], Awaitable[None]]

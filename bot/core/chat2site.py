@@ -9,8 +9,8 @@ the chat it came from and never echoes it back there.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+import time
 from collections import defaultdict
 
 from bot.config import RelaySettings
@@ -106,7 +106,9 @@ class ChatToSite:
         suffix = ""
         if isinstance(event, ChatEdit):
             payload["html"] = chat_text_to_site_html(event.text)
-            suffix = ":" + hashlib.sha256(event.text.encode("utf-8", "replace")).hexdigest()[:16]
+            # Every edit is its own job (A → B → A must reach the site); seeing one twice after a
+            # reconnect only sets the same text again.
+            suffix = f":{time.time_ns()}"
         return NewJob(key=f"{kind}:{event.chat}:{event.message_ref}{suffix}", lane=lane, kind=kind, payload=payload)
 
     async def _relay_lane(self, chat: str, message_ref: str) -> str | None:
@@ -121,6 +123,8 @@ class ChatToSite:
         thread = await self.store.find_thread(message.chat, message.thread_ref)
         if thread is None:
             return None  # not a mirrored thread
+        if await self.store.lookup_message(message.chat, message.message_ref) is not None:
+            return None  # relayed already (seen again after a reconnect), or one the bot mirrored
         source = self.sources.get(thread.site)
         page = await self.store.get_page(thread.site, thread.post_id)
         mirror = covering_mirror(await self.store.mirrors(), thread, page.url if page else "")

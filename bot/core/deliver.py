@@ -3,7 +3,7 @@ mirrored comments through the chat adapters."""
 
 from __future__ import annotations
 
-from bot.chats.base import ChatAdapter
+from bot.chats.base import ChatAdapter, ChatError
 from bot.convert import excerpt, html_to_text
 from bot.core.outbox import Done, Handler, PermanentError
 from bot.models import CommentStatus, MirroredComment, Page, ParentContext, ThreadHeader
@@ -21,6 +21,7 @@ class ChatDelivery:
         self.store = store
         self.chats = chats
         self.sources = sources
+        self.connecting: dict[str, str] = {}  # chats still trying to start → why they could not yet
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -34,12 +35,16 @@ class ChatDelivery:
         chat = self.chats.get(name)
         if chat is None:
             raise PermanentError(f"chat {name!r} is not configured (any more)")
+        if name in self.connecting:
+            raise ChatError(f"{name} is not connected yet: {self.connecting[name]}", transient=True, retry_after=5.0)
         return chat
 
     async def page(self, site: str, post_id: int) -> Page:
         page = await self.store.get_page(site, post_id)
         if page is None:
-            page = await self.sources[site].get_page(post_id)
+            source = self.sources[site]
+            await source.start()  # after a restart, a delivery can run before the first poll connected it
+            page = await source.get_page(post_id)
             await self.store.save_page(page)
         return page
 

@@ -43,13 +43,14 @@ class PermanentError(Exception):
 
 
 Handler = Callable[[Job], Awaitable[Done]]
+Observer = Callable[[Job, str, float], None]  # (job, "delivered" | "retry" | "failed", seconds it took)
 
 
 def backoff_delay(
     attempts: int, retry_after: float | None = None, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP
 ) -> float:
     """Exponential backoff with jitter; a peer's own retry_after wins when it is longer."""
-    delay: float = min(BACKOFF_CAP, base * 2.0 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
+    delay: float = min(cap, base * 2.0 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
     return max(delay, retry_after or 0.0)
 
 
@@ -70,6 +71,11 @@ class Outbox:
         self._wake = asyncio.Event()
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self.observe: Observer | None = None  # the metrics hear of every outcome
+
+    def _note(self, job: Job, outcome: str, started: float | None = None) -> None:
+        if self.observe is not None:
+            self.observe(job, outcome, 0.0 if started is None else time.monotonic() - started)
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,8 +108,11 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
-    async def wait_idle(self, within: float, horizon: float = 2.0) -> bool:
-        """Until no job runs or falls due within `horizon` seconds (for tests and backfill); False on timeout."""
+    async def wait_idle(self, within: float, horizon: float | None = None) -> bool:
+        """Until no job runs and none is pending (for tests and backfill); False on timeout.
+
+        A job waiting for a retry counts as work left, however far ahead; with `horizon`, only jobs
+        due within that many seconds do."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if not self._busy and not await self._work_left(horizon):
@@ -112,6 +121,11 @@ class Outbox:
             await asyncio.sleep(0.05)
         return False
 
+    async def _work_left(self, horizon: float | None) -> bool:
+        if horizon is None:
+            return bool((await self.store.outbox_stats())["pending"])
+        return bool(await self.store.next_jobs(time.time() + horizon, set(), 1))
+
     async def _attempt(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         if handler is None:
@@ -119,13 +133,9 @@ class Outbox:
             return
         await self.store.start_attempt(job.id)
         attempts = job.attempts + 1
+        started = time.monotonic()
         try:
             done = await handler(job)
-    async def _work_left(self, horizon: float | None) -> bool:
-        if horizon is None:
-            return bool((await self.store.outbox_stats())["pending"])
-        return bool(await self.store.next_jobs(time.time() + horizon, set(), 1))
-
         except asyncio.CancelledError:
             raise
         except PermanentError as exc:
@@ -137,12 +147,14 @@ class Outbox:
             retry_after = exc.retry_after if isinstance(exc, ChatError) else None
             delay = backoff_delay(attempts, retry_after, self.backoff_base)
             log.warning("%s %s failed (attempt %d), retrying in %.0fs: %s", job.kind, job.key, attempts, delay, exc)
+            self._note(job, "retry")
             await self.store.retry_job(job.id, delay, str(exc), still_inflight=True)
         except Exception as exc:  # a bug: keep the job, but do not loop on it forever
             log.exception("%s %s crashed (attempt %d)", job.kind, job.key, attempts)
             if attempts >= MAX_UNEXPECTED_ATTEMPTS:
                 await self._give_up(job, f"internal error: {exc!r}")
             else:
+                self._note(job, "retry")
                 await self.store.retry_job(
                     job.id, backoff_delay(attempts, base=self.backoff_base), repr(exc), still_inflight=True
                 )
@@ -150,8 +162,10 @@ class Outbox:
             if not done.recorded:
                 await self.store.finish_job(job.id, done.add_map, done.remove_map, done.thread)
             self.delivered += 1
+            self._note(job, "delivered", started)
 
     async def _give_up(self, job: Job, error: str) -> None:
         log.error("%s %s failed for good: %s", job.kind, job.key, error)
         self.failed += 1
+        self._note(job, "failed")
         await self.store.fail_job(job.id, error)

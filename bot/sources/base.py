@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.models import Comment, Page
 
@@ -58,3 +59,11 @@ class SiteSource(Protocol):
     async def edit_reply(self, comment_id: int, html: str) -> Comment: ...
 
     async def trash_reply(self, comment_id: int) -> None: ...
+
+
+@runtime_checkable
+class CommentsById(Protocol):
+    """A source that can list chosen comments in one request (push notifications name them)."""
+
+    async def list_comments_by_id(self, ids: Collection[int]) -> list[Comment]:
+        """Those of `ids` that are visible now, as `list_comments` would show them; the others are gone."""

@@ -8,10 +8,13 @@ a deleted one 404; a wrong application password is treated as anonymous (401).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html as htmllib
 import json
 import logging
+import random
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urljoin
@@ -23,12 +26,13 @@ from bot.config import WordPressSite
 from bot.convert import excerpt, html_to_text
 from bot.models import Comment, CommentStatus, Page
 from bot.sources.base import DuplicateComment, SourceError
-
 from bot.sources.guard import AddressPolicy, guarded_session, unreachable
+
 log = logging.getLogger(__name__)
 
 API_REL = "https://api.w.org/"
 PER_PAGE = 100
+PAGE_RETRIES = 2  # quick retries of one failed page of a listing
 USER_AGENT = f"thread-mirror/{__version__} (comment mirror bot)"
 
 
@@ -104,8 +108,8 @@ class WordPressSource:
     ) -> None:
         self.name = name
         self.settings = settings
-        self.can_post = settings.can_post
         self.policy = policy or AddressPolicy.build([], [settings.url])
+        self.can_post = settings.can_post
         self.api_root: str | None = None
         self.bot_user_id: int | None = None
         self.requests_made = 0
@@ -220,15 +224,19 @@ class WordPressSource:
     async def list_page_comments(self, post_id: int) -> list[Comment]:
         return await self._list_all({"post": post_id})
 
+    async def list_comments_by_id(self, ids: Collection[int]) -> list[Comment]:
+        """The public view of these comments, like the listing's: trashed, held or deleted ones are absent."""
+        if not ids:
+            return []
+        return await self._list_all({"include": ",".join(str(i) for i in sorted(ids))})
+
     async def _list_all(self, filters: dict[str, Any]) -> list[Comment]:
         """Follow the pages of a listing; a comment that moves between pages is kept once."""
         seen: dict[int, Comment] = {}
         page = 1
         while True:
             params = {**filters, "per_page": PER_PAGE, "page": page, "orderby": "date_gmt", "order": "asc"}
-            data, headers = await self._request_with_headers("GET", "wp/v2/comments", params)
-            if not isinstance(data, list):
-                raise SourceError("comments listing is not a JSON list", transient=True)
+            data, headers = await self._listing_page(params)
             for item in data:
                 comment = comment_from_json(self.name, item, self.bot_user_id)
                 seen[comment.id] = comment
@@ -237,6 +245,21 @@ class WordPressSource:
                 break
             page += 1
         return sorted(seen.values(), key=lambda c: (c.created_at, c.id))
+
+    async def _listing_page(self, params: dict[str, Any]) -> tuple[list[Any], dict[str, str]]:
+        """One page of a listing. A failed page is retried twice, briefly: a listing of many pages
+        on a flaky site would otherwise hardly ever get through (the poller starts it over)."""
+        for attempt in range(PAGE_RETRIES + 1):
+            try:
+                data, headers = await self._request_with_headers("GET", "wp/v2/comments", params)
+                if not isinstance(data, list):
+                    raise SourceError("comments listing is not a JSON list", transient=True)
+                return data, headers
+            except SourceError as exc:
+                if not exc.transient or attempt == PAGE_RETRIES:
+                    raise
+                await asyncio.sleep(random.uniform(0.5, 1.0) * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def get_page(self, post_id: int) -> Page:
         data: Any = None

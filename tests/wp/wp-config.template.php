@@ -17,6 +17,9 @@ define('DB_COLLATE', '');
 define('WP_HOME', @@HOME@@);
 define('WP_SITEURL', @@HOME@@);
 
+// This instance's own must-use plugins (tests copy plugins there with install_mu_plugin()).
+define('WPMU_PLUGIN_DIR', @@MU_PLUGINS@@);
+
 // 'local' lets application passwords work over plain http.
 define('WP_ENVIRONMENT_TYPE', 'local');
 

@@ -77,6 +77,13 @@ COMMAND_MAX_AGE = 600.0  # seconds: older commands found while catching up are n
 GAP_FILL_LIMIT = 2000  # events fetched per room to fill one limited timeline
 MAX_EVENT_FAILURES = 3  # handling attempts before an incoming event is skipped (logged)
 SERIALIZE_AFTER_LIMIT = 60.0  # seconds of one-at-a-time sending after the last 429
+# A waiting (long-poll) sync is woken, and its answer computed by the homeserver, by every event in
+# the bot's rooms, its own included: in a backfill that is one sync computation per event sent (a
+# quarter of Synapse's work per event here). So while the bot sends (and for SYNC_BUSY_WINDOW
+# seconds after; from the start, which usually catches up), it syncs without waiting, once every
+# SYNC_BUSY_PAUSE seconds: replies reach it up to a second later meanwhile.
+SYNC_BUSY_WINDOW = 10.0
+SYNC_BUSY_PAUSE = 1.0
 PERMANENT_ERRORS = {"M_BAD_JSON", "M_NOT_JSON", "M_TOO_LARGE", "M_INVALID_PARAM", "M_UNRECOGNIZED", "M_NOT_FOUND"}
 
 
@@ -120,6 +127,7 @@ class MatrixChat:
         self.synced = asyncio.Event()  # set after every completed sync (tests wait on it)
         self.connected = False  # logged in
         self._has_state = False  # nio knows the rooms' state (a full-state sync was made)
+        self._sent_at = time.monotonic()  # the last send (see SYNC_BUSY_WINDOW); starting counts as one
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -141,6 +149,7 @@ class MatrixChat:
                 await self.client.close()
                 raise
             log.warning("matrix: %s; retrying in the background", exc)
+            self._problem("sync", str(exc))
         self._sync_task = asyncio.create_task(self._sync_loop(), name=f"{self.name}-sync")
 
     async def _connect(self) -> None:
@@ -197,7 +206,7 @@ class MatrixChat:
         # Logging in again with the stored device id keeps the device (and its transaction ids).
         resp = await client.login(settings.password.get_secret_value(), device_name=settings.device_name)
         if isinstance(resp, LoginError):
-            raise ChatError(f"matrix login as {self.user_id} failed: {resp.message}", transient=False)
+            raise ChatError(f"matrix login as {self.user_id} failed: {resp.message}", transient=not _refused(resp))
         client.access_token, client.device_id = resp.access_token, resp.device_id
         await self.store.set_chat_state(self.name, "device_id", str(resp.device_id))
         await self.store.set_chat_state(self.name, "access_token", str(resp.access_token))
@@ -209,6 +218,8 @@ class MatrixChat:
         if isinstance(resp, WhoamiError):
             if not must_work and resp.status_code == "M_UNKNOWN_TOKEN":
                 return False
+            if not _refused(resp):  # a 5xx or a rate limit says nothing about the token
+                raise ChatError(f"matrix whoami failed: {resp.status_code or _http_status(resp)}", transient=True)
             raise ChatError(f"matrix access token for {self.user_id} refused: {resp.message}", transient=False)
         if resp.user_id != self.user_id:
             raise ChatError(
@@ -306,6 +317,7 @@ class MatrixChat:
             what, lambda: self.client.room_send(room, "m.room.message", content, tx_id=txn), room
         )
         self.sent += 1
+        self._sent_at = time.monotonic()
         return str(resp.event_id)
 
     async def _redact(self, room: str, event_id: str, txn: str) -> None:
@@ -317,6 +329,7 @@ class MatrixChat:
             if "M_NOT_FOUND" not in str(exc):
                 raise
         self.sent += 1
+        self._sent_at = time.monotonic()
 
     # -- ChatAdapter -------------------------------------------------------------------------
 
@@ -374,6 +387,8 @@ class MatrixChat:
                 else:
                     await self._connect()
                 failures = 0
+                if self._sending():
+                    await asyncio.sleep(SYNC_BUSY_PAUSE)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never spin: back off, and show it in `mirror status`
@@ -383,16 +398,21 @@ class MatrixChat:
                 log.warning("matrix: sync failed (%s), retrying in %.0fs", exc, delay)
                 await asyncio.sleep(delay)
 
+    def _sending(self) -> bool:
+        return time.monotonic() - self._sent_at < SYNC_BUSY_WINDOW
+
     async def _sync_once(self) -> None:
         client = self.client
         since = self.sync_token
         if since is None:  # first start ever: note where "now" is, replay nothing
-            resp = await client.sync(timeout=0, sync_filter=FIRST_SYNC_FILTER, full_state=True)
+            resp = await client.sync(timeout=0, sync_filter=_not_from(self.user_id, FIRST_SYNC_FILTER), full_state=True)
         elif not self._has_state:  # a restart: catch up, and learn the rooms' state again
-            resp = await client.sync(timeout=0, sync_filter=SYNC_FILTER, since=since, full_state=True)
+            resp = await client.sync(
+                timeout=0, sync_filter=_not_from(self.user_id, SYNC_FILTER), since=since, full_state=True
+            )
         else:
-            timeout = int(self.settings.sync_timeout * 1000)
-            resp = await client.sync(timeout=timeout, sync_filter=SYNC_FILTER, since=since)
+            timeout = 0 if self._sending() else int(self.settings.sync_timeout * 1000)
+            resp = await client.sync(timeout=timeout, sync_filter=_not_from(self.user_id, SYNC_FILTER), since=since)
         if not isinstance(resp, SyncResponse):
             if getattr(resp, "status_code", None) == "M_UNKNOWN_TOKEN":
                 self.connected = False  # log in again (a password login gets a new token)
@@ -628,6 +648,19 @@ class MatrixChat:
             return float(users.get(user_id, levels.get("users_default", 0)))
         except (TypeError, ValueError):
             return 0
+
+
+def _not_from(user_id: str, sync_filter: dict[str, Any]) -> dict[str, Any]:
+    """The filter without our own events in timelines: they would be ignored anyway, and without
+    them a sync answers only when someone else acts (a backfill's thousands of sends wake none)."""
+    room = sync_filter["room"]
+    return {**sync_filter, "room": {**room, "timeline": {**room["timeline"], "not_senders": [user_id]}}}
+
+
+def _refused(resp: Any) -> bool:
+    """Did the homeserver refuse our credentials (rather than fail, or ask us to slow down)?"""
+    refusals = ("M_UNKNOWN_TOKEN", "M_FORBIDDEN", "M_USER_DEACTIVATED")
+    return resp.status_code in refusals or _http_status(resp) in (401, 403)
 
 
 def _http_status(resp: Any) -> int | None:
