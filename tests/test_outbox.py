@@ -1,6 +1,7 @@
 """The outbox against a real SQLite store: order per lane, retries, failures, crash recovery."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -104,4 +105,13 @@ async def test_a_job_interrupted_mid_attempt_is_resumed_as_in_flight(tmp_path: P
 
     await drain(Outbox(store, {"h": handler}))
     assert seen == [True]
+    await store.close()
+
+
+async def test_relays_go_before_a_backlog_of_deliveries(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "order.db")
+    await store.enqueue([NewJob(f"post{n}", f"thread:{n}", "h", {}) for n in range(20)])
+    await store.enqueue([NewJob("relay1", "relay:matrix:t1", "h", {})])
+    first = await store.next_jobs(time.time(), set(), 4)
+    assert first[0].key == "relay1" and [j.key for j in first[1:]] == ["post0", "post1", "post2"]
     await store.close()

@@ -662,10 +662,12 @@ class Store:
     # -- the outbox ------------------------------------------------------------------
 
     async def next_jobs(self, now: float, busy_lanes: set[str], limit: int) -> list[Job]:
-        """The oldest open job of each idle lane that is due."""
+        """The oldest open job of each idle lane that is due; relays first, so a person's reply does
+        not wait behind a large backfill."""
         rows = await self._all(
             "SELECT o.* FROM outbox o JOIN (SELECT lane, MIN(id) AS id FROM outbox WHERE state='pending' "
-            "GROUP BY lane) head ON o.id = head.id WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
+            "GROUP BY lane) head ON o.id = head.id WHERE o.next_attempt_at <= ? "
+            "ORDER BY o.lane LIKE 'relay:%' DESC, o.id LIMIT ?",
             (now, limit + len(busy_lanes)),
         )
         jobs = [
