@@ -1,6 +1,7 @@
 """Pure text converters: WordPress HTML → chat markdown / plain text, chat text → safe comment HTML,
 mention neutralizing and message splitting. No I/O here."""
 
+from bot.convert._unicode import valid_unicode
 from bot.convert.markdown import html_to_markdown
 from bot.convert.mentions import neutralize_mentions
 from bot.convert.site_html import chat_text_to_site_html, quote_text
@@ -16,4 +17,5 @@ __all__ = [
     "quote_text",
     "split_message",
     "split_utf8",
+    "valid_unicode",
 ]

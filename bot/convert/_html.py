@@ -8,30 +8,62 @@ from bs4 import BeautifulSoup, Tag
 from bs4.element import NavigableString, PreformattedString
 from markdownify import MarkdownConverter
 
+from bot.convert._unicode import valid_unicode
+
 # Elements dropped together with everything inside them: never visible text.
 DROPPED_TAGS = (
     "script", "style", "iframe", "noscript", "template", "object", "embed",
     "svg", "math", "head", "title", "meta", "link",
 )  # fmt: skip
 
+# markdownify recurses once per element: deeper nesting would overflow Python's stack.
+MAX_NESTING = 64
+
 _BLANK_LINES = re.compile(r"\n{3,}")
+_TAG_START = re.compile(r"<(?=[A-Za-z])")
 _FENCED_BLOCK = re.compile(r"^```.*?^```[^\n]*$", re.MULTILINE | re.DOTALL)
 
 
 def parse(html: str) -> BeautifulSoup:
-    """Parse HTML and remove what must never reach a reader: scripts, styles, frames, comments."""
-    soup = BeautifulSoup(html, "html.parser")
+    """Parse HTML and remove what must never reach a reader: scripts, styles, frames, comments.
+
+    Lone surrogates become U+FFFD; elements nested deeper than `MAX_NESTING` become their text.
+    """
+    soup = BeautifulSoup(_defuse_unclosed_tags(valid_unicode(html)), "html.parser")
     for tag in soup.find_all(DROPPED_TAGS):
         tag.decompose()
     # Comments, CDATA, <!DOCTYPE>, <?php ?>: markdownify would print some of them as text.
     for special in soup.find_all(string=lambda s: isinstance(s, PreformattedString)):
         special.extract()
+    _flatten_deep(soup)
     # "line<br />\nnext": the newline after <br /> would start the next line with a space.
     for br in soup.find_all("br"):
         after = br.next_sibling
         if isinstance(after, NavigableString) and br.find_parent("pre") is None:
             after.replace_with(after.lstrip(" \t\r\n"))
     return soup
+
+
+def _defuse_unclosed_tags(html: str) -> str:
+    """Escape the "<" of start tags after the last ">": no such tag can end, so html.parser makes
+    them text anyway, but only after rescanning to the end for each one (quadratic: 60 KB took 40 s).
+    """
+    end = html.rfind(">") + 1
+    return html[:end] + _TAG_START.sub("&lt;", html[end:])
+
+
+def _flatten_deep(soup: BeautifulSoup) -> None:
+    """Replace each element nested deeper than `MAX_NESTING` by its text (in one pass: bs4's
+    unwrap walks the whole subtree, so unwrapping one level at a time is quadratic)."""
+    depth = {id(soup): 0}
+    too_deep: list[Tag] = []
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            depth[id(node)] = level = depth[id(node.parent)] + 1
+            if level == MAX_NESTING + 1:
+                too_deep.append(node)
+    for tag in too_deep:
+        tag.replace_with(NavigableString(tag.get_text()))
 
 
 def attr(el: Tag, name: str) -> str:

@@ -54,3 +54,15 @@ def safe_cut(text: str, lo: int, i: int) -> int:
     while j > lo + 1 and not is_safe_cut(text, j):
         j -= 1
     return j if is_safe_cut(text, j) else i
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with each lone surrogate (e.g. from bytes decoded with "surrogateescape") as U+FFFD.
+
+    Such a string cannot be encoded as UTF-8, so JSON for a chat platform (or an HTML parser) fails on it.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text

@@ -178,7 +178,8 @@ def _text_pieces(text: str, max_bytes: int, wrap: str) -> list[str]:
 
 def _split_node(node: Tag | NavigableString, max_bytes: int) -> list[str]:
     """Pieces of one top-level node, each at most `max_bytes` (a too-big node is split further)."""
-    whole = str(node) if isinstance(node, NavigableString) else node.decode(formatter="minimal")
+    # A text node as HTML: str() would give its text unescaped ("&lt;script&gt;" → a real <script>).
+    whole = node.output_ready("minimal") if isinstance(node, NavigableString) else node.decode(formatter="minimal")
     if _size(whole) <= max_bytes:
         return [whole]
     if isinstance(node, NavigableString):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.convert._unicode import valid_unicode
+
 ZWSP = "\u200b"
 
 # A ZERO WIDTH SPACE goes right after the "@" or "<" matched below. What follows the insertion
@@ -24,5 +26,7 @@ def neutralize_mentions(text: str) -> str:
 
     Matrix clients may also notify a user whose display name or localpart appears as a plain
     word; only `m.mentions` on the event (set by the Matrix sender) turns that off.
+
+    As all mirrored text passes here, lone surrogates become U+FFFD too: they cannot go out as JSON.
     """
-    return _MENTION.sub(ZWSP, text)
+    return _MENTION.sub(ZWSP, valid_unicode(text))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from bot.convert import excerpt, html_to_markdown, neutralize_mentions, split_message
+from bot.convert import excerpt, html_to_markdown, neutralize_mentions, split_message, valid_unicode
 from bot.convert.markdown import escape_markdown
 from bot.models import MirroredComment, ParentContext, ThreadHeader
 
@@ -14,6 +14,7 @@ MAX_MESSAGE = 2000
 MAX_THREAD_NAME = 100
 MAX_WEBHOOK_NAME = 80
 MAX_NONCE = 25
+MAX_TITLE = 300  # of a page in a starter message: it must leave room for the link
 DISCORD_EPOCH_MS = 1420070400000
 ELLIPSIS = "…"
 
@@ -24,8 +25,8 @@ _RESERVED_NAMES = {"everyone", "here", "system message"}
 
 
 def fit(text: str, limit: int) -> str:
-    """`text` on one line, cut to `limit` characters with an ellipsis when longer."""
-    line = " ".join(text.split())
+    """`text` on one line (lone surrogates replaced), cut to `limit` characters with an ellipsis when longer."""
+    line = " ".join(valid_unicode(text).split())
     if len(line) <= limit:
         return line
     return line[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
@@ -69,14 +70,19 @@ def _plain(text: str) -> str:
     return neutralize_mentions(escape_markdown(" ".join(text.split())))
 
 
+def _name(name: str) -> str:
+    """An author's name in a message: as long as a webhook's at most, so a header always leaves room."""
+    return _plain(fit(name, MAX_WEBHOOK_NAME))
+
+
 def starter_text(header: ThreadHeader) -> str:
     """The message a thread starts from (or a forum post's first message): title, link, excerpt."""
     page = header.page
-    title = _plain(page.title) or "Comments"
+    title = _plain(fit(page.title, MAX_TITLE)) or "Comments"
     url = page.url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
     lines = [f"**[{title}]({url})**" if url else f"**{title}**"]
     if header.root_comment is not None:
-        lines.append(f"{_plain(header.root_comment.author_name)}'s comment and the replies to it")
+        lines.append(f"{_name(header.root_comment.author_name)}'s comment and the replies to it")
     elif page.excerpt:
         lines.append("> " + _plain(excerpt(page.excerpt, 300)))
     lines.append("-# The page's comments are mirrored into this thread.")
@@ -96,7 +102,7 @@ def reply_context(parent: ParentContext, guild_id: int | None, thread_id: str) -
     else:
         where = ""
     said = _plain(parent.excerpt)
-    line = f"> ↪ **{_plain(parent.author_name)}**" + (f": {said}" if said else "")
+    line = f"> ↪ **{_name(parent.author_name)}**" + (f": {said}" if said else "")
     return line + (f" ({where})" if where else "")
 
 
@@ -111,7 +117,7 @@ def comment_parts(
     comment = message.comment
     head: list[str] = []
     if name_prefix:
-        head.append(f"**{_plain(comment.author_name) or 'Anonymous'}**")
+        head.append(f"**{_name(comment.author_name) or 'Anonymous'}**")
     if message.parent is not None:
         head.append(reply_context(message.parent, guild_id, thread_id))
     footer = f"-# <t:{int(comment.created_at.timestamp())}:f>"

@@ -30,6 +30,8 @@ MAX_PART_BYTES = 20_000
 HEADER_ALLOWANCE = 400  # bytes for a part's author line (and reply quote), in both bodies
 ROOT_EXCERPT = 200
 PARENT_EXCERPT = 120
+MAX_NAME = 100  # characters of an author's name: a header must stay small next to MAX_PART_BYTES
+MAX_TITLE = 300  # a thread root's title
 
 Content = dict[str, Any]
 
@@ -66,7 +68,7 @@ class Part:
 def thread_root_content(header: ThreadHeader) -> Content:
     """The event that opens a thread: the page's title (linked), its address and a short excerpt."""
     page = header.page
-    title = header.title or page.url
+    title = excerpt(header.title, MAX_TITLE) or page.url
     summary = page.excerpt
     if header.root_comment is not None:
         summary = html_to_text(header.root_comment.html)
@@ -86,7 +88,7 @@ def _when(message: MirroredComment) -> str:
 def _header(message: MirroredComment, index: int, count: int) -> Part:
     """Who wrote it, when (linked to the comment), and whom it answers (on the first part)."""
     comment = message.comment
-    name = comment.author_name or "Someone"
+    name = excerpt(comment.author_name, MAX_NAME) or "Someone"
     suffix = f" ({index + 1}/{count})" if count > 1 else ""
     when = _when(message)
     line = f"{neutralize_mentions(name)}{suffix} · {when}" + (f" · {comment.link}" if comment.link else "")
@@ -95,15 +97,16 @@ def _header(message: MirroredComment, index: int, count: int) -> Part:
     )
     quote = quote_html = ""
     parent = message.parent if index == 0 else None
+    parent_name = excerpt(parent.author_name, MAX_NAME) if parent is not None else ""
     if parent is not None and parent.message_ref:
         # The event answers the parent's message: clients show that message above it.
-        line += f" · ↪ {neutralize_mentions(parent.author_name)}"
-        line_html += f" · ↪ {_e(parent.author_name)}"
+        line += f" · ↪ {neutralize_mentions(parent_name)}"
+        line_html += f" · ↪ {_e(parent_name)}"
     elif parent is not None:
         said = excerpt(parent.excerpt, PARENT_EXCERPT)
-        who = _e(parent.author_name)
+        who = _e(parent_name)
         who_html = f'<a href="{_href(parent.link)}">{who}</a>' if parent.link else who
-        quote = f"\n↪ {neutralize_mentions(parent.author_name)}: “{neutralize_mentions(said)}”"
+        quote = f"\n↪ {neutralize_mentions(parent_name)}: “{neutralize_mentions(said)}”"
         quote_html = f"<blockquote>↪ {who_html}: {_e(said)}</blockquote>"
     return Part(line + quote, f"<p>{line_html}</p>{quote_html}")
 
