@@ -3,12 +3,21 @@ mirrored comments through the chat adapters."""
 
 from __future__ import annotations
 
+import functools
+
 from bot.chats.base import ChatAdapter, ChatError
 from bot.convert import excerpt, html_to_text
 from bot.core.outbox import Done, Handler, PermanentError
 from bot.models import CommentStatus, MirroredComment, Page, ParentContext, ThreadHeader
 from bot.sources.base import SiteSource
 from bot.store import Job, MapRow, Store, ThreadKey
+
+
+@functools.lru_cache(maxsize=1024)
+def said(html: str) -> str:
+    """A comment's excerpt for the reply context of its answers. Cached: HTML → text takes 0.2-1 ms,
+    and every answer to a popular comment, in every chat the page goes to, asks for the same one."""
+    return excerpt(html_to_text(html), 120)
 
 
 def _thread_key(job: Job) -> ThreadKey:
@@ -77,7 +86,7 @@ class ChatDelivery:
                 parts = await self.store.message_parts(key.site, comment.parent_id, key.chat, key.channel)
                 parent = ParentContext(
                     author_name=answered.comment.author_name,
-                    excerpt=excerpt(html_to_text(answered.comment.html), 120),
+                    excerpt=said(answered.comment.html),
                     link=answered.comment.link,
                     message_ref=parts[0].message_ref if parts else None,
                 )
