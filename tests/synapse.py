@@ -185,6 +185,25 @@ class SynapseServer:
                 raise TimeoutError(f"synapse did not answer on {self.base_url}:\n{_log_tail(self.log_path)}")
             time.sleep(0.05)
 
+    def spawn(self) -> None:
+        """Starts the homeserver process with the config in workdir (see ``start_synapse``)."""
+        config = str(self.workdir / "homeserver.yaml")
+        with (self.workdir / "stdout.log").open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "synapse.app.homeserver", "--config-path", config],
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        atexit.register(self.stop)
+
+    def restart(self) -> None:
+        """Stops the homeserver and starts it again on the same port with the same data."""
+        self.stop()
+        self.spawn()
+        self._wait_ready(time.monotonic() + START_TIMEOUT)
+
     def stop(self) -> None:
         """Ends the homeserver by its pid (SIGTERM, then SIGKILL). Safe to call twice."""
         atexit.unregister(self.stop)
@@ -399,15 +418,7 @@ def start_synapse(workdir: Path) -> SynapseServer:
     (workdir / "log.yaml").write_text(LOG_CONFIG.format(path=server.log_path))
     (workdir / "homeserver.yaml").write_text(json.dumps(config, indent=2))  # JSON is YAML
     deadline = time.monotonic() + START_TIMEOUT
-    with (workdir / "stdout.log").open("ab") as out:
-        server.proc = subprocess.Popen(
-            [sys.executable, "-m", "synapse.app.homeserver", "--config-path", str(workdir / "homeserver.yaml")],
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    atexit.register(server.stop)
+    server.spawn()
     try:
         server._wait_ready(deadline)
         server.admin = server.register("synapse-admin", admin=True, unlimited=True)

@@ -94,8 +94,11 @@ class Outbox:
             # job wakes us); otherwise sleep until the next retry falls due or a job is queued.
             due = await self.store.next_due_time(after=time.time())
             timeout = 30.0 if due is None else min(30.0, max(0.01, due - time.time()))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # arrives as the event is set (a job just finished), and stopping would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     def _lane_done(self, lane: str, _task: asyncio.Task[None]) -> None:
         self._busy.pop(lane, None)

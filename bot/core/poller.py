@@ -225,7 +225,8 @@ class SitePoller:
     async def _plan_and_record(
         self, fetched: list[Comment], mirrors: list[MirrorSpec], window_start: datetime | None
     ) -> PollPlan:
-        if await self.store.unresolved_relays(self.name):
+        held_back = bool(await self.store.unresolved_relays(self.name))
+        if held_back:
             # A relay may have reached the site without its chat link being recorded yet; plan the
             # bot's own comments on a later re-read, once the link exists, so they never echo back.
             fetched = [c for c in fetched if not c.bot_author]
@@ -233,6 +234,8 @@ class SitePoller:
         known = await self.store.get_comments(self.name, ids)
         if window_start is not None:
             known.update(await self.store.comments_since(self.name, window_start.isoformat()))
+        if held_back:  # held back, not gone: missing from this listing must not mean deleted
+            known = {cid: stored for cid, stored in known.items() if not stored.comment.bot_author}
         parents = await self._ancestors(fetched)
         mapped = await self.store.mapped_targets(self.name, list(known) + ids)
         plan = plan_poll(fetched, known, mirrors, mapped, window_start, parents, now=datetime.now(UTC))
@@ -285,5 +288,6 @@ class SitePoller:
                     delay,
                 )
             self._trigger.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._trigger.wait(), timeout=delay)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see Outbox.run
+                async with asyncio.timeout(delay):
+                    await self._trigger.wait()

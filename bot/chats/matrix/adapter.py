@@ -282,6 +282,7 @@ class MatrixChat:
                 if not isinstance(resp, ErrorResponse):
                     self._clear("send")
                     self._clear(f"send {room}")
+                    self._clear(f"join {room}")  # we are in it: a join that failed at start is moot
                     return resp
                 if resp.status_code == "M_LIMIT_EXCEEDED" or _http_status(resp) == 429:
                     retry = (resp.retry_after_ms or 5000) / 1000
