@@ -132,6 +132,9 @@ class BotProcess:
         )
         return [float(r["d"]) for r in rows]
 
-    async def site_failing(self, site: str) -> bool:
-        rows = await asyncio.to_thread(self._query, "SELECT failing_since FROM cursors WHERE site=?", (site,))
-        return bool(rows and rows[0]["failing_since"])
+    async def site_error(self, site: str) -> str | None:
+        """Why the site's polls are failing, or None while they work."""
+        rows = await asyncio.to_thread(
+            self._query, "SELECT failing_since, last_error FROM cursors WHERE site=?", (site,)
+        )
+        return str(rows[0]["last_error"]) if rows and rows[0]["failing_since"] else None

@@ -464,7 +464,7 @@ class Soak:
                 if proxy.outage:
                     met = functools.partial(_outages_met, proxy)
                     await _until(met, f"the bot to meet the {name}'s outage", within=120)
-            await _until(lambda: bot.site_failing(SITE), "the bot to notice the outage", within=60)
+            await _until(functools.partial(_polls_meet_outage, bot), "a poll to meet the outage", within=120)
             deadline = time.monotonic() + 60
             while True:
                 answer = await self._discord_status()
@@ -595,6 +595,10 @@ def _compare(where: str, expected: list[int], actual: list[int], relayed: set[in
 
 def _discord_boot(method: str, target: str) -> bool:
     return target.startswith(("/api/v10/users/@me", "/api/v10/gateway"))
+
+
+async def _polls_meet_outage(bot: BotProcess) -> bool:
+    return "503" in (await bot.site_error(SITE) or "")
 
 
 async def _outages_met(proxy: FaultProxy) -> int:
